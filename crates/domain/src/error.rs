@@ -1,0 +1,78 @@
+//! The domain's errors: one variant per answer a client can tell apart.
+
+/// Why a second-factor check failed; the error table renders each with the method
+/// in use and the methods the user has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwoFactorFailure {
+    /// `totp` or `password`.
+    pub method: String,
+    /// The user's enabled methods among `totp` and `email`.
+    pub available_methods: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum DomainError {
+    /// Missing, wrong, revoked or expired credentials.
+    #[error("you must be logged in to do this")]
+    Unauthenticated,
+    /// The caller lacks a permission.
+    #[error("user does not have the permissions required for this action")]
+    Forbidden,
+    #[error("totp required")]
+    TwoFactorRequired(TwoFactorFailure),
+    #[error("totp invalid")]
+    TwoFactorInvalid(TwoFactorFailure),
+    #[error("totp maximum failed attempts reached")]
+    TwoFactorMaxAttempts(TwoFactorFailure),
+    /// Not found, not the caller's, or (admin) not active.
+    #[error("session not found")]
+    SessionNotFound,
+    /// A missing, extra or mistyped parameter; the text is the validator's message
+    /// (`must have required property 'sessionId'`).
+    #[error("invalid params: {0}")]
+    InvalidParams(String),
+    /// `sort` is not a JSON object of 1/-1 values; carries the raw parameter.
+    #[error("invalid sort parameter")]
+    InvalidSort(String),
+    /// `sort` names a key that cannot be sorted on.
+    #[error("invalid sort keys")]
+    InvalidSortKeys,
+    /// Too many requests; carries the seconds until the window resets.
+    #[error("too many requests")]
+    RateLimited {
+        limit: u32,
+        retry_after_secs: u64,
+    },
+    /// Password login with an unknown user or a wrong password.
+    #[error("login failed")]
+    LoginFailed,
+    #[error("login needs a totp code")]
+    LoginTwoFactorRequired,
+    #[error("login totp code invalid")]
+    LoginTwoFactorInvalid,
+    #[error("login totp maximum failed attempts reached")]
+    LoginTwoFactorMaxAttempts,
+    /// An internal-API call without the service credential.
+    #[error("service credential missing or wrong")]
+    ServiceUnauthenticated,
+    /// A user (or other non-session record) an internal call names does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A unique value (a username, a token) is taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// No route for this path (REST edge).
+    #[error("route not found")]
+    RouteNotFound,
+    /// The path exists with other methods (REST edge).
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The database cannot be reached; carries the cause for the log only.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else; carries the cause for the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type DomainResult<T> = Result<T, DomainError>;

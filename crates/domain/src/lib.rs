@@ -1,0 +1,17 @@
+//! Domain types, errors and repository traits of the session service; no transport
+//! or storage crate appears here.
+
+mod clock;
+mod error;
+mod model;
+mod repository;
+
+pub use clock::{Clock, SystemClock, format_timestamp};
+pub use error::{DomainError, DomainResult, TwoFactorFailure};
+pub use model::{
+    Device, EventKind, ListQuery, ListScope, NewEvent, Page, Permission, Session, SessionEvent,
+    SessionWithUser, SortDirection, SortKey, TwoFactorTrust, User, UserSummary,
+};
+pub use repository::{
+    EventRepository, PermissionRepository, Repository, SessionRepository, UserRepository,
+};

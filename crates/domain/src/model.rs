@@ -1,0 +1,205 @@
+//! The records the service owns: users, sessions, permissions and session events.
+
+use chrono::{DateTime, Datelike, Utc};
+
+/// An account known to the service. Secrets are hashes; the TOTP secret is only
+/// ever handled by the 2FA use case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub active: bool,
+    /// Argon2 PHC string of the lowercase hex SHA-256 of the password (the
+    /// Meteor scheme, so the 2FA password fallback can verify its code).
+    pub password_hash: Option<String>,
+    /// Base32 TOTP secret, when TOTP is enabled.
+    pub totp_secret: Option<String>,
+    /// The last TOTP time step accepted; a code of this step or older is a replay.
+    pub totp_last_step: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Name and username of a session's owner, as admin listings show them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserSummary {
+    pub name: String,
+    pub username: String,
+}
+
+/// What a User-Agent says about the client.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Device {
+    pub kind: String,
+    pub name: String,
+    pub long_version: String,
+    pub os_name: String,
+    pub os_version: String,
+    pub version: String,
+}
+
+/// Where a session's 2FA check was last passed, and until when it is trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwoFactorTrust {
+    pub until: DateTime<Utc>,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// One login of one user on one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    /// 17 characters of the Meteor id alphabet.
+    pub session_id: String,
+    pub instance_id: String,
+    /// base64(sha256(token)).
+    pub login_token_hash: String,
+    pub ip: String,
+    pub host: String,
+    pub device: Device,
+    pub user_id: String,
+    pub roles: Vec<String>,
+    pub most_important_role: String,
+    pub login_at: DateTime<Utc>,
+    pub search_term: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_activity_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub logout_at: Option<DateTime<Utc>>,
+    pub logout_by: Option<String>,
+    /// The login token stops working at this instant.
+    pub expires_at: DateTime<Utc>,
+    pub two_factor_trust: Option<TwoFactorTrust>,
+}
+
+impl Session {
+    /// Neither logged out nor expired.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.logout_at.is_none() && self.expires_at > now
+    }
+
+    pub fn day(&self) -> u32 {
+        self.login_at.day()
+    }
+
+    pub fn month(&self) -> u32 {
+        self.login_at.month()
+    }
+
+    pub fn year(&self) -> i32 {
+        self.login_at.year()
+    }
+}
+
+/// A session with its owner, for admin answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionWithUser {
+    pub session: Session,
+    pub user: UserSummary,
+}
+
+/// Roles holding a permission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permission {
+    pub id: String,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortDirection {
+    Ascending,
+    Descending,
+}
+
+/// The columns a listing may be sorted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    LoginAt,
+    DeviceName,
+    DeviceOsName,
+    DeviceOsVersion,
+    UserName,
+    UserUsername,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListScope {
+    /// The active sessions of one user.
+    User(String),
+    /// Every user's active sessions; the filter also matches the owner's
+    /// username and name.
+    All,
+}
+
+/// A validated listing request; the store applies it as one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub scope: ListScope,
+    /// Literal, already lowercased substring.
+    pub filter: Option<String>,
+    /// Applied in order; `sessionId` ascending always breaks the remaining ties.
+    pub sort: Vec<(SortKey, SortDirection)>,
+    pub offset: u64,
+    pub count: u64,
+    /// Sessions expiring at or before this instant are not active.
+    pub now: DateTime<Utc>,
+}
+
+/// One page of a listing and the exact number of matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub sessions: Vec<SessionWithUser>,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Created,
+    ActivityClosed,
+    LoggedOut,
+    ForceLogout,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::ActivityClosed => "activity-closed",
+            Self::LoggedOut => "logged-out",
+            Self::ForceLogout => "force-logout",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::Created,
+            Self::ActivityClosed,
+            Self::LoggedOut,
+            Self::ForceLogout,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == value)
+    }
+}
+
+/// An event to append; the store assigns its cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub session_id: String,
+    pub user_id: String,
+    pub at: DateTime<Utc>,
+    pub by: Option<String>,
+    pub instance_id: String,
+}
+
+/// A stored event with its cursor, strictly increasing across replicas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEvent {
+    pub cursor: i64,
+    pub event: NewEvent,
+}

@@ -1,0 +1,117 @@
+//! What the service needs from storage. The store crate implements these for
+//! SQLite and PostgreSQL; every method that writes more than one row is atomic.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{
+    DomainResult, ListQuery, NewEvent, Page, Permission, Session, SessionEvent, SessionWithUser,
+    TwoFactorTrust, User,
+};
+
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    async fn find_user(&self, id: &str) -> DomainResult<Option<User>>;
+    async fn find_user_by_username(&self, username: &str) -> DomainResult<Option<User>>;
+    async fn list_users(&self) -> DomainResult<Vec<User>>;
+    /// Inserts or replaces the user's profile (username, name, roles, active).
+    /// Secrets are left alone on update. Fails with `Conflict` on a taken username.
+    async fn upsert_user(&self, user: &User) -> DomainResult<()>;
+    async fn set_password_hash(&self, user_id: &str, hash: Option<&str>) -> DomainResult<bool>;
+    /// Enables (Some) or disables (None) TOTP and replaces the backup code hashes.
+    async fn set_totp(
+        &self,
+        user_id: &str,
+        secret: Option<&str>,
+        backup_code_hashes: &[String],
+    ) -> DomainResult<bool>;
+    async fn replace_backup_codes(&self, user_id: &str, hashes: &[String]) -> DomainResult<bool>;
+    /// Records `step` as used if it is newer than the last used one; false means
+    /// the code was already used (a replay), also across replicas.
+    async fn claim_totp_step(&self, user_id: &str, step: i64) -> DomainResult<bool>;
+    /// Deletes the backup code with this hash; false if there was none.
+    async fn consume_backup_code(&self, user_id: &str, code_hash: &str) -> DomainResult<bool>;
+    /// Wrong 2FA codes since `since`.
+    async fn count_two_factor_failures(
+        &self,
+        user_id: &str,
+        since: DateTime<Utc>,
+    ) -> DomainResult<u64>;
+    async fn record_two_factor_failure(&self, user_id: &str, at: DateTime<Utc>)
+    -> DomainResult<()>;
+    async fn clear_two_factor_failures(&self, user_id: &str) -> DomainResult<()>;
+}
+
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Stores a session and its `created` event in one transaction.
+    async fn insert_session(&self, session: &Session, event: &NewEvent) -> DomainResult<()>;
+    /// The session owning this token hash (one indexed lookup).
+    async fn find_session_by_token_hash(&self, token_hash: &str) -> DomainResult<Option<Session>>;
+    async fn find_session(&self, session_id: &str) -> DomainResult<Option<SessionWithUser>>;
+    async fn list_sessions(&self, query: &ListQuery) -> DomainResult<Page>;
+    /// Sets logoutAt/logoutBy on an active session and appends the event, in one
+    /// transaction. False if the session was already logged out.
+    async fn logout_session(
+        &self,
+        session_id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        event: &NewEvent,
+    ) -> DomainResult<bool>;
+    /// Logs out every active session of a user except one; answers the ids.
+    async fn logout_user_sessions(
+        &self,
+        user_id: &str,
+        except_session_id: Option<&str>,
+        at: DateTime<Utc>,
+        by: &str,
+        instance_id: &str,
+    ) -> DomainResult<Vec<String>>;
+    async fn set_two_factor_trust(
+        &self,
+        session_id: &str,
+        trust: &TwoFactorTrust,
+        at: DateTime<Utc>,
+    ) -> DomainResult<()>;
+    /// Sets lastActivityAt unless it is newer than `stale_before`; true if written.
+    async fn touch_activity(
+        &self,
+        session_id: &str,
+        at: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> DomainResult<bool>;
+    /// Sets closedAt and appends the event; false if no such session.
+    async fn close_session(
+        &self,
+        session_id: &str,
+        at: DateTime<Utc>,
+        event: &NewEvent,
+    ) -> DomainResult<bool>;
+}
+
+#[async_trait]
+pub trait PermissionRepository: Send + Sync {
+    async fn find_permission(&self, id: &str) -> DomainResult<Option<Permission>>;
+    async fn list_permissions(&self) -> DomainResult<Vec<Permission>>;
+    async fn save_permission(&self, permission: &Permission) -> DomainResult<()>;
+}
+
+#[async_trait]
+pub trait EventRepository: Send + Sync {
+    /// Events with a cursor above `after`, oldest first, at most `limit`.
+    async fn events_after(&self, after: i64, limit: u64) -> DomainResult<Vec<SessionEvent>>;
+    /// Deletes events older than `before`; answers how many.
+    async fn prune_events(&self, before: DateTime<Utc>) -> DomainResult<u64>;
+}
+
+/// Everything the service stores, behind one handle.
+pub trait Repository:
+    UserRepository + SessionRepository + PermissionRepository + EventRepository
+{
+}
+
+impl<T> Repository for T where
+    T: UserRepository + SessionRepository + PermissionRepository + EventRepository
+{
+}

@@ -1,0 +1,73 @@
+//! Who is calling: token authentication and permission checks.
+
+use sessions_domain::{DomainError, DomainResult, Session, User};
+
+use crate::{Caller, SessionService, secrets::{constant_time_eq, hash_login_token}};
+
+/// An authenticated caller: the user and the session its token belongs to.
+#[derive(Debug, Clone)]
+pub struct AuthContext {
+    pub user: User,
+    pub session: Session,
+}
+
+impl SessionService {
+    /// The caller's user and session, or `Unauthenticated` for a missing, wrong,
+    /// revoked or expired token or an inactive user. One indexed lookup by token
+    /// hash and one by primary key; nothing is written.
+    pub async fn authenticate(&self, caller: &Caller) -> DomainResult<AuthContext> {
+        let (Some(user_id), Some(token)) = (
+            caller.user_id.as_deref().filter(|v| !v.is_empty()),
+            caller.auth_token.as_deref().filter(|v| !v.is_empty()),
+        ) else {
+            return Err(DomainError::Unauthenticated);
+        };
+        self.authenticate_token(user_id, token).await
+    }
+
+    pub async fn authenticate_token(&self, user_id: &str, token: &str) -> DomainResult<AuthContext> {
+        let session = self
+            .repo()
+            .find_session_by_token_hash(&hash_login_token(token))
+            .await?
+            .ok_or(DomainError::Unauthenticated)?;
+        if !constant_time_eq(&session.user_id, user_id) || !session.is_active(self.now()) {
+            return Err(DomainError::Unauthenticated);
+        }
+        let user = self
+            .repo()
+            .find_user(user_id)
+            .await?
+            .filter(|user| user.active)
+            .ok_or(DomainError::Unauthenticated)?;
+        Ok(AuthContext { user, session })
+    }
+
+    /// `Forbidden` unless one of the user's roles holds the permission.
+    pub(crate) async fn require_permission(&self, user: &User, permission: &str) -> DomainResult<()> {
+        let holders = self
+            .repo()
+            .find_permission(permission)
+            .await?
+            .map(|p| p.roles)
+            .unwrap_or_default();
+        if user.roles.iter().any(|role| holders.contains(role)) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden)
+        }
+    }
+}
+
+/// The parameter step: a decoding error the edge found, then a required id.
+pub(crate) fn require_session_id<'a>(caller: &Caller, session_id: &'a str) -> DomainResult<&'a str> {
+    if let Some(error) = &caller.param_error {
+        return Err(DomainError::InvalidParams(error.clone()));
+    }
+    if session_id.is_empty() {
+        return Err(DomainError::InvalidParams(
+            "must have required property 'sessionId'".to_owned(),
+        ));
+    }
+    Ok(session_id)
+}

@@ -1,0 +1,57 @@
+//! The service's tunables, with the defaults the spec names.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// UUID of this server instance, recorded on the sessions it creates.
+    pub instance_id: String,
+    pub list_default_count: u64,
+    pub list_max_count: u64,
+    /// A login token stops working this long after login (Rocket.Chat's "login
+    /// expiration", 90 days).
+    pub session_lifetime: Duration,
+    /// RecordActivity writes at most once per this window per session.
+    pub activity_throttle: Duration,
+    pub two_factor: TwoFactorConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct TwoFactorConfig {
+    /// TOTP steps accepted either side of now.
+    pub totp_skew_steps: i64,
+    /// How long a passed check is trusted for the same User-Agent and address.
+    pub remember_for: Duration,
+    pub max_failed_attempts: u64,
+    pub failed_attempts_window: Duration,
+    /// Users without TOTP may answer with the SHA-256 of their password.
+    pub password_fallback: bool,
+    /// Issuer shown by authenticator apps.
+    pub issuer: String,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            instance_id: uuid::Uuid::new_v4().to_string(),
+            list_default_count: 50,
+            list_max_count: 100,
+            session_lifetime: Duration::from_secs(90 * 24 * 3600),
+            activity_throttle: Duration::from_secs(60),
+            two_factor: TwoFactorConfig::default(),
+        }
+    }
+}
+
+impl Default for TwoFactorConfig {
+    fn default() -> Self {
+        Self {
+            totp_skew_steps: 1,
+            remember_for: Duration::from_secs(1800),
+            max_failed_attempts: 5,
+            failed_attempts_window: Duration::from_secs(600),
+            password_fallback: true,
+            issuer: "Sessions".to_owned(),
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Use cases of the session service: authentication, permissions, 2FA, sessions
+//! and users. Both the gRPC and the REST edge call these; the rules live here once.
+
+mod auth;
+mod config;
+pub mod device;
+mod ids;
+mod listing;
+mod login;
+mod public;
+pub mod roles;
+pub mod secrets;
+mod sessions;
+pub mod totp;
+mod two_factor;
+mod users;
+
+use std::sync::Arc;
+
+use sessions_domain::{Clock, Repository};
+
+pub use auth::AuthContext;
+pub use config::{ServiceConfig, TwoFactorConfig};
+pub use ids::{IdGenerator, RandomIds};
+pub use listing::ListParams;
+pub use login::{LoginInput, LoginOutcome};
+pub use public::Listing;
+pub use sessions::NewSessionInput;
+pub use users::{TotpEnrollment, UpsertUser};
+
+/// What a request says about its sender, from headers or gRPC metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub ip: String,
+    pub host: String,
+    pub user_agent: String,
+}
+
+/// The caller of a user-facing use case.
+#[derive(Clone, Default)]
+pub struct Caller {
+    pub user_id: Option<String>,
+    pub auth_token: Option<String>,
+    pub two_factor_code: Option<String>,
+    pub two_factor_method: Option<String>,
+    pub client: ClientInfo,
+    /// A malformed parameter found while decoding the request (REST query or
+    /// body); reported at the parameter step, after authentication and permission.
+    pub param_error: Option<String>,
+}
+
+// Never print the token or the code, even in debug output.
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("user_id", &self.user_id)
+            .field("auth_token", &self.auth_token.as_ref().map(|_| "<redacted>"))
+            .field("two_factor_code", &self.two_factor_code.as_ref().map(|_| "<redacted>"))
+            .field("two_factor_method", &self.two_factor_method)
+            .field("client", &self.client)
+            .field("param_error", &self.param_error)
+            .finish()
+    }
+}
+
+/// The service: every use case, over a repository, a clock and an id source.
+#[derive(Clone)]
+pub struct SessionService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    repo: Arc<dyn Repository>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    config: ServiceConfig,
+}
+
+impl SessionService {
+    pub fn new(
+        repo: Arc<dyn Repository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        config: ServiceConfig,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                repo,
+                clock,
+                ids,
+                config,
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.inner.config
+    }
+
+    fn repo(&self) -> &dyn Repository {
+        self.inner.repo.as_ref()
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        // Stored timestamps carry milliseconds; truncating here keeps what we
+        // answer equal to what we store.
+        let now = self.inner.clock.now();
+        chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+    }
+
+    fn ids(&self) -> &dyn IdGenerator {
+        self.inner.ids.as_ref()
+    }
+}

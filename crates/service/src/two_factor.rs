@@ -1,0 +1,153 @@
+//! Second-factor checks (spec section 5): TOTP with replay protection, backup
+//! codes, the password fallback, the attempt limit and the remember window.
+
+use chrono::Duration;
+use sessions_domain::{DomainError, DomainResult, TwoFactorFailure, TwoFactorTrust, User};
+
+use crate::{
+    AuthContext, Caller, SessionService,
+    secrets::{hash_backup_code, verify_password_digest},
+    totp,
+};
+
+/// The method a check uses for a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Totp,
+    Password,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Totp => "totp",
+            Self::Password => "password",
+        }
+    }
+}
+
+/// Outcome of checking one code.
+pub(crate) enum CodeCheck {
+    Accepted,
+    Rejected,
+    TooManyAttempts,
+}
+
+impl SessionService {
+    /// Passes when the calling session is inside its remember window, or when the
+    /// `x-2fa-code` is right; a right code opens the window.
+    pub(crate) async fn require_two_factor(&self, ctx: &AuthContext, caller: &Caller) -> DomainResult<()> {
+        let now = self.now();
+        if let Some(trust) = &ctx.session.two_factor_trust {
+            if trust.until > now
+                && trust.ip == caller.client.ip
+                && trust.user_agent == caller.client.user_agent
+            {
+                return Ok(());
+            }
+        }
+        let available_methods: Vec<String> = if ctx.user.totp_secret.is_some() {
+            vec!["totp".to_owned()]
+        } else {
+            Vec::new()
+        };
+        let Some(method) = self.method_for(&ctx.user) else {
+            // Rocket.Chat lets users without any method through; we do not.
+            return Err(DomainError::TwoFactorRequired(TwoFactorFailure {
+                method: "totp".to_owned(),
+                available_methods,
+            }));
+        };
+        let failure = TwoFactorFailure {
+            method: method.name().to_owned(),
+            available_methods,
+        };
+        let Some(code) = caller.two_factor_code.as_deref().map(str::trim).filter(|c| !c.is_empty())
+        else {
+            return Err(DomainError::TwoFactorRequired(failure));
+        };
+        match self.check_code(&ctx.user, method, code).await? {
+            CodeCheck::Accepted => {}
+            CodeCheck::Rejected => return Err(DomainError::TwoFactorInvalid(failure)),
+            CodeCheck::TooManyAttempts => return Err(DomainError::TwoFactorMaxAttempts(failure)),
+        }
+        let remember_for = Duration::from_std(self.config().two_factor.remember_for)
+            .unwrap_or_else(|_| Duration::zero());
+        if remember_for > Duration::zero() {
+            let trust = TwoFactorTrust {
+                until: now + remember_for,
+                ip: caller.client.ip.clone(),
+                user_agent: caller.client.user_agent.clone(),
+            };
+            self.repo()
+                .set_two_factor_trust(&ctx.session.session_id, &trust, now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Checks a TOTP or backup code at login; the remember window stays closed.
+    pub(crate) async fn check_login_code(&self, user: &User, code: &str) -> DomainResult<CodeCheck> {
+        self.check_code(user, Method::Totp, code).await
+    }
+
+    /// TOTP when the user has it; otherwise the password fallback. An
+    /// `x-2fa-method` naming the other method changes nothing: as in Rocket.Chat,
+    /// a method the user cannot use falls back to the one they can.
+    fn method_for(&self, user: &User) -> Option<Method> {
+        if user.totp_secret.is_some() {
+            Some(Method::Totp)
+        } else if self.config().two_factor.password_fallback && user.password_hash.is_some() {
+            Some(Method::Password)
+        } else {
+            None
+        }
+    }
+
+    async fn check_code(&self, user: &User, method: Method, code: &str) -> DomainResult<CodeCheck> {
+        let now = self.now();
+        let settings = &self.config().two_factor;
+        let window = Duration::from_std(settings.failed_attempts_window).unwrap_or_else(|_| Duration::zero());
+        let failures = self
+            .repo()
+            .count_two_factor_failures(&user.id, now - window)
+            .await?;
+        if failures >= settings.max_failed_attempts {
+            return Ok(CodeCheck::TooManyAttempts);
+        }
+        let accepted = match method {
+            Method::Totp => self.verify_totp_or_backup_code(user, code, now.timestamp()).await?,
+            Method::Password => {
+                verify_password_digest(&code.to_ascii_lowercase(), user.password_hash.as_deref())
+            }
+        };
+        if accepted {
+            self.repo().clear_two_factor_failures(&user.id).await?;
+            Ok(CodeCheck::Accepted)
+        } else {
+            self.repo().record_two_factor_failure(&user.id, now).await?;
+            tracing::info!(user_id = %user.id, method = method.name(), "wrong second-factor code");
+            Ok(CodeCheck::Rejected)
+        }
+    }
+
+    async fn verify_totp_or_backup_code(&self, user: &User, code: &str, unix: i64) -> DomainResult<bool> {
+        // An 8-character code is a single-use backup code.
+        if code.len() == 8 {
+            return self
+                .repo()
+                .consume_backup_code(&user.id, &hash_backup_code(&user.id, code))
+                .await;
+        }
+        let Some(secret) = user.totp_secret.as_deref().and_then(totp::decode_secret) else {
+            return Ok(false);
+        };
+        let skew = self.config().two_factor.totp_skew_steps;
+        match totp::matching_step(&secret, code, unix, skew) {
+            // Claiming the step atomically is what stops a replay, even one sent
+            // to another replica at the same moment.
+            Some(step) => self.repo().claim_totp_step(&user.id, step).await,
+            None => Ok(false),
+        }
+    }
+}

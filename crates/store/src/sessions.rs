@@ -1,0 +1,293 @@
+//! `SessionRepository` over the sessions table; listings join the owner.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, IntoActiveModel, JoinType, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
+    TransactionTrait,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+};
+use sessions_domain::{
+    DomainResult, EventKind, ListQuery, ListScope, NewEvent, Page, Session, SessionRepository,
+    SessionWithUser, SortDirection, SortKey, TwoFactorTrust, UserSummary,
+};
+
+use crate::{
+    Store,
+    convert::{map_db_error, millis, session_from_row, session_to_row},
+    entities::{sessions, users},
+    events::append_event,
+};
+
+fn with_user(row: sessions::Model, user: Option<users::Model>) -> SessionWithUser {
+    let user = user
+        .map(|u| UserSummary {
+            name: u.name,
+            username: u.username,
+        })
+        .unwrap_or_default();
+    SessionWithUser {
+        session: session_from_row(row),
+        user,
+    }
+}
+
+/// `%needle%` with LIKE's wildcards taken literally: the filter is never a pattern.
+fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+fn lower_contains(column: impl sea_orm::IntoSimpleExpr, pattern: &str) -> sea_orm::sea_query::SimpleExpr {
+    Expr::expr(Func::lower(column.into_simple_expr())).like(LikeExpr::new(pattern).escape('\\'))
+}
+
+/// The active sessions a listing covers, owner joined, before sort and paging.
+fn matching_sessions(query: &ListQuery) -> Select<sessions::Entity> {
+    let mut select = sessions::Entity::find()
+        .join(JoinType::InnerJoin, sessions::Relation::User.def())
+        .filter(sessions::Column::LogoutAt.is_null())
+        .filter(sessions::Column::ExpiresAt.gt(millis(query.now)));
+    if let ListScope::User(user_id) = &query.scope {
+        select = select.filter(sessions::Column::UserId.eq(user_id.as_str()));
+    }
+    if let Some(filter) = &query.filter {
+        let pattern = contains_pattern(filter);
+        let mut any = Condition::any().add(lower_contains(sessions::Column::SearchTerm, &pattern));
+        if query.scope == ListScope::All {
+            any = any
+                .add(lower_contains(users::Column::Username, &pattern))
+                .add(lower_contains(users::Column::Name, &pattern));
+        }
+        select = select.filter(any);
+    }
+    select
+}
+
+fn sort_column(key: SortKey) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::IntoSimpleExpr;
+    match key {
+        SortKey::LoginAt => sessions::Column::LoginAt.into_simple_expr(),
+        SortKey::DeviceName => sessions::Column::DeviceName.into_simple_expr(),
+        SortKey::DeviceOsName => sessions::Column::DeviceOsName.into_simple_expr(),
+        SortKey::DeviceOsVersion => sessions::Column::DeviceOsVersion.into_simple_expr(),
+        SortKey::UserName => users::Column::Name.into_simple_expr(),
+        SortKey::UserUsername => users::Column::Username.into_simple_expr(),
+    }
+}
+
+#[async_trait]
+impl SessionRepository for Store {
+    async fn insert_session(&self, session: &Session, event: &NewEvent) -> DomainResult<()> {
+        let txn = self.db.begin().await.map_err(map_db_error)?;
+        sessions::Entity::insert(session_to_row(session).into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(map_db_error)?;
+        append_event(&txn, event).await?;
+        txn.commit().await.map_err(map_db_error)
+    }
+
+    async fn find_session_by_token_hash(&self, token_hash: &str) -> DomainResult<Option<Session>> {
+        let row = sessions::Entity::find()
+            .filter(sessions::Column::LoginTokenHash.eq(token_hash))
+            .one(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(row.map(session_from_row))
+    }
+
+    async fn find_session(&self, session_id: &str) -> DomainResult<Option<SessionWithUser>> {
+        let row = sessions::Entity::find()
+            .filter(sessions::Column::SessionId.eq(session_id))
+            .find_also_related(users::Entity)
+            .one(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(row.map(|(session, user)| with_user(session, user)))
+    }
+
+    async fn list_sessions(&self, query: &ListQuery) -> DomainResult<Page> {
+        let total = matching_sessions(query)
+            .count(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        let mut page = matching_sessions(query);
+        for (key, direction) in &query.sort {
+            let order = match direction {
+                SortDirection::Ascending => Order::Asc,
+                SortDirection::Descending => Order::Desc,
+            };
+            page = page.order_by(sort_column(*key), order);
+        }
+        let rows = page
+            .order_by(sessions::Column::SessionId, Order::Asc)
+            .offset(query.offset)
+            .limit(query.count)
+            .select_also(users::Entity)
+            .all(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(Page {
+            sessions: rows
+                .into_iter()
+                .map(|(session, user)| with_user(session, user))
+                .collect(),
+            total,
+        })
+    }
+
+    async fn logout_session(
+        &self,
+        session_id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        event: &NewEvent,
+    ) -> DomainResult<bool> {
+        let txn = self.db.begin().await.map_err(map_db_error)?;
+        let result = sessions::Entity::update_many()
+            .col_expr(sessions::Column::LogoutAt, Expr::value(millis(at)))
+            .col_expr(sessions::Column::LogoutBy, Expr::value(by))
+            .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
+            .filter(sessions::Column::SessionId.eq(session_id))
+            .filter(sessions::Column::LogoutAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(map_db_error)?;
+        if result.rows_affected != 1 {
+            return Ok(false);
+        }
+        append_event(&txn, event).await?;
+        txn.commit().await.map_err(map_db_error)?;
+        Ok(true)
+    }
+
+    async fn logout_user_sessions(
+        &self,
+        user_id: &str,
+        except_session_id: Option<&str>,
+        at: DateTime<Utc>,
+        by: &str,
+        instance_id: &str,
+    ) -> DomainResult<Vec<String>> {
+        let txn = self.db.begin().await.map_err(map_db_error)?;
+        let mut active = sessions::Entity::find()
+            .select_only()
+            .column(sessions::Column::SessionId)
+            .filter(sessions::Column::UserId.eq(user_id))
+            .filter(sessions::Column::LogoutAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(millis(at)));
+        if let Some(except) = except_session_id {
+            active = active.filter(sessions::Column::SessionId.ne(except));
+        }
+        let session_ids: Vec<String> = active
+            .into_tuple()
+            .all(&txn)
+            .await
+            .map_err(map_db_error)?;
+        if session_ids.is_empty() {
+            return Ok(session_ids);
+        }
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::LogoutAt, Expr::value(millis(at)))
+            .col_expr(sessions::Column::LogoutBy, Expr::value(by))
+            .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
+            .filter(sessions::Column::SessionId.is_in(session_ids.iter().map(String::as_str)))
+            .exec(&txn)
+            .await
+            .map_err(map_db_error)?;
+        for session_id in &session_ids {
+            let event = NewEvent {
+                kind: EventKind::ForceLogout,
+                session_id: session_id.clone(),
+                user_id: user_id.to_owned(),
+                at,
+                by: Some(by.to_owned()),
+                instance_id: instance_id.to_owned(),
+            };
+            append_event(&txn, &event).await?;
+        }
+        txn.commit().await.map_err(map_db_error)?;
+        Ok(session_ids)
+    }
+
+    async fn set_two_factor_trust(
+        &self,
+        session_id: &str,
+        trust: &TwoFactorTrust,
+        at: DateTime<Utc>,
+    ) -> DomainResult<()> {
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::TfaTrustedUntil, Expr::value(millis(trust.until)))
+            .col_expr(sessions::Column::TfaTrustedIp, Expr::value(trust.ip.as_str()))
+            .col_expr(sessions::Column::TfaTrustedUa, Expr::value(trust.user_agent.as_str()))
+            .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
+            .filter(sessions::Column::SessionId.eq(session_id))
+            .exec(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(())
+    }
+
+    async fn touch_activity(
+        &self,
+        session_id: &str,
+        at: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> DomainResult<bool> {
+        let result = sessions::Entity::update_many()
+            .col_expr(sessions::Column::LastActivityAt, Expr::value(millis(at)))
+            .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
+            .filter(sessions::Column::SessionId.eq(session_id))
+            .filter(
+                Condition::any()
+                    .add(sessions::Column::LastActivityAt.is_null())
+                    .add(sessions::Column::LastActivityAt.lt(millis(stale_before))),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn close_session(
+        &self,
+        session_id: &str,
+        at: DateTime<Utc>,
+        event: &NewEvent,
+    ) -> DomainResult<bool> {
+        let txn = self.db.begin().await.map_err(map_db_error)?;
+        let result = sessions::Entity::update_many()
+            .col_expr(sessions::Column::ClosedAt, Expr::value(millis(at)))
+            .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
+            .filter(sessions::Column::SessionId.eq(session_id))
+            .exec(&txn)
+            .await
+            .map_err(map_db_error)?;
+        if result.rows_affected != 1 {
+            return Ok(false);
+        }
+        append_event(&txn, event).await?;
+        txn.commit().await.map_err(map_db_error)?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn like_wildcards_are_literal() {
+        assert_eq!(contains_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
+    }
+}

@@ -1,0 +1,210 @@
+//! `UserRepository` over the users, backup_codes and two_factor_failures tables.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, TransactionTrait, sea_query::Expr, sea_query::OnConflict,
+};
+use sessions_domain::{DomainResult, User, UserRepository};
+
+use crate::{
+    Store,
+    convert::{map_db_error, millis, roles_to_json, user_from_row},
+    entities::{backup_codes, two_factor_failures, users},
+};
+
+#[async_trait]
+impl UserRepository for Store {
+    async fn find_user(&self, id: &str) -> DomainResult<Option<User>> {
+        let row = users::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(row.map(user_from_row))
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> DomainResult<Option<User>> {
+        let row = users::Entity::find()
+            .filter(users::Column::Username.eq(username))
+            .one(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(row.map(user_from_row))
+    }
+
+    async fn list_users(&self) -> DomainResult<Vec<User>> {
+        let rows = users::Entity::find()
+            .order_by_asc(users::Column::Username)
+            .all(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(rows.into_iter().map(user_from_row).collect())
+    }
+
+    async fn upsert_user(&self, user: &User) -> DomainResult<()> {
+        let row = users::ActiveModel {
+            id: Set(user.id.clone()),
+            username: Set(user.username.clone()),
+            name: Set(user.name.clone()),
+            roles: Set(roles_to_json(&user.roles)),
+            active: Set(user.active),
+            password_hash: Set(user.password_hash.clone()),
+            totp_secret: Set(user.totp_secret.clone()),
+            totp_last_step: Set(user.totp_last_step),
+            created_at: Set(millis(user.created_at)),
+        };
+        users::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(users::Column::Id)
+                    .update_columns([
+                        users::Column::Username,
+                        users::Column::Name,
+                        users::Column::Roles,
+                        users::Column::Active,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(())
+    }
+
+    async fn set_password_hash(&self, user_id: &str, hash: Option<&str>) -> DomainResult<bool> {
+        let result = users::Entity::update_many()
+            .col_expr(users::Column::PasswordHash, Expr::value(hash.map(str::to_owned)))
+            .filter(users::Column::Id.eq(user_id))
+            .exec(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn set_totp(
+        &self,
+        user_id: &str,
+        secret: Option<&str>,
+        backup_code_hashes: &[String],
+    ) -> DomainResult<bool> {
+        let txn = self.db.begin().await.map_err(map_db_error)?;
+        let result = users::Entity::update_many()
+            .col_expr(users::Column::TotpSecret, Expr::value(secret.map(str::to_owned)))
+            .col_expr(users::Column::TotpLastStep, Expr::value(Option::<i64>::None))
+            .filter(users::Column::Id.eq(user_id))
+            .exec(&txn)
+            .await
+            .map_err(map_db_error)?;
+        if result.rows_affected != 1 {
+            return Ok(false);
+        }
+        write_backup_codes(&txn, user_id, backup_code_hashes).await?;
+        txn.commit().await.map_err(map_db_error)?;
+        Ok(true)
+    }
+
+    async fn replace_backup_codes(&self, user_id: &str, hashes: &[String]) -> DomainResult<bool> {
+        let txn = self.db.begin().await.map_err(map_db_error)?;
+        let exists = users::Entity::find_by_id(user_id.to_owned())
+            .one(&txn)
+            .await
+            .map_err(map_db_error)?
+            .is_some();
+        if !exists {
+            return Ok(false);
+        }
+        write_backup_codes(&txn, user_id, hashes).await?;
+        txn.commit().await.map_err(map_db_error)?;
+        Ok(true)
+    }
+
+    async fn claim_totp_step(&self, user_id: &str, step: i64) -> DomainResult<bool> {
+        // One conditional update: two replicas racing on the same code cannot
+        // both win.
+        let result = users::Entity::update_many()
+            .col_expr(users::Column::TotpLastStep, Expr::value(step))
+            .filter(users::Column::Id.eq(user_id))
+            .filter(
+                Condition::any()
+                    .add(users::Column::TotpLastStep.is_null())
+                    .add(users::Column::TotpLastStep.lt(step)),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn consume_backup_code(&self, user_id: &str, code_hash: &str) -> DomainResult<bool> {
+        let result = backup_codes::Entity::delete_many()
+            .filter(backup_codes::Column::UserId.eq(user_id))
+            .filter(backup_codes::Column::CodeHash.eq(code_hash))
+            .exec(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn count_two_factor_failures(
+        &self,
+        user_id: &str,
+        since: DateTime<Utc>,
+    ) -> DomainResult<u64> {
+        two_factor_failures::Entity::find()
+            .filter(two_factor_failures::Column::UserId.eq(user_id))
+            .filter(two_factor_failures::Column::At.gt(millis(since)))
+            .count(&self.db)
+            .await
+            .map_err(map_db_error)
+    }
+
+    async fn record_two_factor_failure(
+        &self,
+        user_id: &str,
+        at: DateTime<Utc>,
+    ) -> DomainResult<()> {
+        let row = two_factor_failures::ActiveModel {
+            user_id: Set(user_id.to_owned()),
+            at: Set(millis(at)),
+            ..Default::default()
+        };
+        two_factor_failures::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(())
+    }
+
+    async fn clear_two_factor_failures(&self, user_id: &str) -> DomainResult<()> {
+        two_factor_failures::Entity::delete_many()
+            .filter(two_factor_failures::Column::UserId.eq(user_id))
+            .exec(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(())
+    }
+}
+
+async fn write_backup_codes<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    user_id: &str,
+    hashes: &[String],
+) -> DomainResult<()> {
+    backup_codes::Entity::delete_many()
+        .filter(backup_codes::Column::UserId.eq(user_id))
+        .exec(conn)
+        .await
+        .map_err(map_db_error)?;
+    if hashes.is_empty() {
+        return Ok(());
+    }
+    let rows = hashes.iter().map(|hash| backup_codes::ActiveModel {
+        user_id: Set(user_id.to_owned()),
+        code_hash: Set(hash.clone()),
+    });
+    backup_codes::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await
+        .map_err(map_db_error)?;
+    Ok(())
+}

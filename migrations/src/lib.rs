@@ -1,0 +1,24 @@
+//! SeaORM migrations of the session service schema, one schema for SQLite and
+//! PostgreSQL; every migration has a working `down`.
+
+pub use sea_orm_migration::prelude::MigratorTrait;
+use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_users;
+mod m20261124_000002_sessions;
+mod m20261124_000003_permissions;
+mod m20261124_000004_session_events;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_users::Migration),
+            Box::new(m20261124_000002_sessions::Migration),
+            Box::new(m20261124_000003_permissions::Migration),
+            Box::new(m20261124_000004_session_events::Migration),
+        ]
+    }
+}
