@@ -75,7 +75,11 @@ impl MigrationTrait for Migration {
 /// user's listing by login time; the admin listing by login time.
 const INDEXES: &[(&str, &[Sessions], bool)] = &[
     ("sessions_session_id", &[Sessions::SessionId], true),
-    ("sessions_login_token_hash", &[Sessions::LoginTokenHash], true),
+    (
+        "sessions_login_token_hash",
+        &[Sessions::LoginTokenHash],
+        true,
+    ),
     (
         "sessions_user_id_login_at",
         &[Sessions::UserId, Sessions::LoginAt],

@@ -39,10 +39,7 @@ pub enum DomainError {
     InvalidSortKeys,
     /// Too many requests; carries the seconds until the window resets.
     #[error("too many requests")]
-    RateLimited {
-        limit: u32,
-        retry_after_secs: u64,
-    },
+    RateLimited { limit: u32, retry_after_secs: u64 },
     /// Password login with an unknown user or a wrong password.
     #[error("login failed")]
     LoginFailed,
@@ -61,6 +58,9 @@ pub enum DomainError {
     /// A unique value (a username, a token) is taken.
     #[error("{0}")]
     Conflict(String),
+    /// A request body over the configured limit (REST edge).
+    #[error("payload too large")]
+    PayloadTooLarge,
     /// No route for this path (REST edge).
     #[error("route not found")]
     RouteNotFound,

@@ -1,1 +1,219 @@
-//! placeholder
+//! The REST edge: answers Rocket.Chat's documented endpoints by transcoding each
+//! request onto the gRPC service in-process, so REST and gRPC share every rule,
+//! interceptor and error rendering.
+
+mod codec;
+mod decode;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::{
+    body::{Body, to_bytes},
+    extract::State,
+    response::{IntoResponse, Response},
+};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header, uri::PathAndQuery};
+use prost_reflect::SerializeOptions;
+use sessions_domain::DomainError;
+use sessions_grpc::{ParamError, error_table};
+use sessions_service::ClientInfo;
+use tonic::{metadata::MetadataValue, service::Routes};
+
+pub use routes::{Route, RouteError, routes_from_descriptors};
+
+use crate::codec::DynamicCodec;
+
+/// Headers that carry the caller's identity and trace context into metadata.
+const FORWARDED_HEADERS: &[&str] = &[
+    "x-user-id",
+    "x-auth-token",
+    "x-2fa-code",
+    "x-2fa-method",
+    "traceparent",
+    "tracestate",
+];
+
+/// The REST edge over a set of gRPC routes.
+#[derive(Clone)]
+pub struct RestEdge {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    routes: Vec<Route>,
+    grpc: Routes,
+    max_body_bytes: usize,
+}
+
+impl RestEdge {
+    /// Routes come from the annotations in `descriptor_set`; requests are served
+    /// by `grpc`, the same routes the gRPC listener serves.
+    pub fn new(
+        descriptor_set: &[u8],
+        grpc: Routes,
+        max_body_bytes: usize,
+    ) -> Result<Self, RouteError> {
+        Ok(Self {
+            inner: Arc::new(Inner {
+                routes: routes_from_descriptors(descriptor_set)?,
+                grpc,
+                max_body_bytes,
+            }),
+        })
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.inner.routes
+    }
+
+    /// An axum router answering every path: the annotated routes, else 404/405.
+    pub fn into_router(self) -> axum::Router {
+        axum::Router::new().fallback(handle).with_state(self)
+    }
+}
+
+async fn handle(State(edge): State<RestEdge>, request: Request<Body>) -> Response {
+    match edge.route_for(request.method(), request.uri().path()) {
+        Ok(route) => edge.transcode(route, request).await,
+        Err(response) => response,
+    }
+}
+
+impl RestEdge {
+    /// The route of a request, or the 404/405 answer.
+    fn route_for(&self, method: &http::Method, path: &str) -> Result<Route, Response> {
+        let same_path: Vec<&Route> = self
+            .inner
+            .routes
+            .iter()
+            .filter(|r| r.path == path)
+            .collect();
+        if same_path.is_empty() {
+            return Err(error_response(&DomainError::RouteNotFound));
+        }
+        if let Some(route) = same_path.iter().find(|r| r.method == method) {
+            return Ok((*route).clone());
+        }
+        let mut response = error_response(&DomainError::MethodNotAllowed);
+        let allow = same_path
+            .iter()
+            .map(|r| r.method.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Ok(value) = HeaderValue::from_str(&allow) {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+        Err(response)
+    }
+}
+
+impl RestEdge {
+    #[tracing::instrument(skip_all, fields(route = %route.path))]
+    async fn transcode(&self, route: Route, request: Request<Body>) -> Response {
+        let (parts, body) = request.into_parts();
+        let decoded = if route.body.is_empty() {
+            decode::from_query(&route.input, parts.uri.query().unwrap_or_default())
+        } else {
+            let Ok(bytes) = to_bytes(body, self.inner.max_body_bytes).await else {
+                return error_response(&DomainError::PayloadTooLarge);
+            };
+            decode::from_json_body(&route.input, &bytes)
+        };
+
+        let mut grpc_request = tonic::Request::new(decoded.message);
+        forward_headers(&parts.headers, grpc_request.metadata_mut());
+        let client = parts
+            .extensions
+            .get::<ClientInfo>()
+            .cloned()
+            .unwrap_or_default();
+        grpc_request.extensions_mut().insert(client);
+        if let Some(problem) = decoded.param_error {
+            grpc_request.extensions_mut().insert(ParamError(problem));
+        }
+
+        let Ok(path) = PathAndQuery::try_from(route.grpc_path.as_str()) else {
+            return error_response(&DomainError::Internal(format!(
+                "bad grpc path {}",
+                route.grpc_path
+            )));
+        };
+        let mut client = tonic::client::Grpc::new(self.inner.grpc.clone());
+        if let Err(err) = client.ready().await {
+            return error_response(&DomainError::Internal(format!("grpc not ready: {err}")));
+        }
+        let answer = client
+            .unary(grpc_request, path, DynamicCodec::new(route.output.clone()))
+            .await;
+        match answer {
+            Ok(response) => {
+                let options = SerializeOptions::new().skip_default_fields(false);
+                match response
+                    .into_inner()
+                    .serialize_with_options(serde_json::value::Serializer, &options)
+                {
+                    Ok(json) => json_response(StatusCode::OK, &json, &[]),
+                    Err(err) => error_response(&DomainError::Internal(format!(
+                        "serializing response: {err}"
+                    ))),
+                }
+            }
+            Err(status) => {
+                let (code, body, headers) = error_table::rest_from_status(&status);
+                json_response(
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    &body,
+                    &headers,
+                )
+            }
+        }
+    }
+}
+
+fn forward_headers(headers: &HeaderMap, metadata: &mut tonic::metadata::MetadataMap) {
+    for name in FORWARDED_HEADERS {
+        let Some(value) = headers.get(*name).and_then(|v| v.to_str().ok()) else {
+            continue;
+        };
+        if let Ok(value) = MetadataValue::try_from(value) {
+            metadata.insert(*name, value);
+        }
+    }
+}
+
+/// A domain error the edge itself hit, rendered by the shared table.
+fn error_response(err: &DomainError) -> Response {
+    if let DomainError::Internal(cause) = err {
+        tracing::error!(error = %cause, "rest edge failure");
+    }
+    let description = error_table::describe(err);
+    json_response(
+        StatusCode::from_u16(description.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        &description.body,
+        &description.headers,
+    )
+}
+
+fn json_response(
+    status: StatusCode,
+    body: &serde_json::Value,
+    headers: &[(String, String)],
+) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::from_str(value),
+        ) {
+            response_headers.insert(name, value);
+        }
+    }
+    response
+}

@@ -1,1 +1,14 @@
-//! placeholder
+//! tonic adapters of the session service, and the error-code table both edges
+//! share.
+
+mod caller;
+mod convert;
+mod credential;
+pub mod error_table;
+mod internal;
+mod public;
+
+pub use caller::ParamError;
+pub use credential::ServiceCredential;
+pub use internal::InternalApi;
+pub use public::PublicApi;

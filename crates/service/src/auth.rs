@@ -2,7 +2,10 @@
 
 use sessions_domain::{DomainError, DomainResult, Session, User};
 
-use crate::{Caller, SessionService, secrets::{constant_time_eq, hash_login_token}};
+use crate::{
+    Caller, SessionService,
+    secrets::{constant_time_eq, hash_login_token},
+};
 
 /// An authenticated caller: the user and the session its token belongs to.
 #[derive(Debug, Clone)]
@@ -25,7 +28,11 @@ impl SessionService {
         self.authenticate_token(user_id, token).await
     }
 
-    pub async fn authenticate_token(&self, user_id: &str, token: &str) -> DomainResult<AuthContext> {
+    pub async fn authenticate_token(
+        &self,
+        user_id: &str,
+        token: &str,
+    ) -> DomainResult<AuthContext> {
         let session = self
             .repo()
             .find_session_by_token_hash(&hash_login_token(token))
@@ -44,7 +51,11 @@ impl SessionService {
     }
 
     /// `Forbidden` unless one of the user's roles holds the permission.
-    pub(crate) async fn require_permission(&self, user: &User, permission: &str) -> DomainResult<()> {
+    pub(crate) async fn require_permission(
+        &self,
+        user: &User,
+        permission: &str,
+    ) -> DomainResult<()> {
         let holders = self
             .repo()
             .find_permission(permission)
@@ -60,7 +71,10 @@ impl SessionService {
 }
 
 /// The parameter step: a decoding error the edge found, then a required id.
-pub(crate) fn require_session_id<'a>(caller: &Caller, session_id: &'a str) -> DomainResult<&'a str> {
+pub(crate) fn require_session_id<'a>(
+    caller: &Caller,
+    session_id: &'a str,
+) -> DomainResult<&'a str> {
     if let Some(error) = &caller.param_error {
         return Err(DomainError::InvalidParams(error.clone()));
     }

@@ -69,8 +69,12 @@ pub fn parse_device(user_agent: &str) -> Device {
         if let Some(browser) = browser.filter(|b| b.family != "Other") {
             device.kind = "browser".to_owned();
             device.name = browser.family.to_string();
-            device.long_version =
-                join_version([browser.major, browser.minor, browser.patch, browser.patch_minor]);
+            device.long_version = join_version([
+                browser.major,
+                browser.minor,
+                browser.patch,
+                browser.patch_minor,
+            ]);
         }
         if let Some(os) = os.filter(|os| os.os != "Other") {
             device.os_name = os.os.to_string();
@@ -102,8 +106,13 @@ fn form_factor(user_agent: &str, hardware: &str) -> Option<&'static str> {
         || hardware.contains("Tablet")
         || user_agent.contains("Tablet")
         || (user_agent.contains("Android") && !user_agent.contains("Mobile"));
-    let mobile = ["iPhone", "iPod", "Generic Smartphone", "Generic Feature Phone"]
-        .contains(&hardware)
+    let mobile = [
+        "iPhone",
+        "iPod",
+        "Generic Smartphone",
+        "Generic Feature Phone",
+    ]
+    .contains(&hardware)
         || user_agent.contains("Mobi");
     if tablet {
         Some("tablet")
@@ -126,7 +135,10 @@ fn rocket_chat_mobile(user_agent: &str) -> Option<Device> {
         ..Device::default()
     };
     for part in parts {
-        if let Some(app) = part.strip_prefix('v').filter(|v| v.starts_with(|c: char| c.is_ascii_digit())) {
+        if let Some(app) = part
+            .strip_prefix('v')
+            .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+        {
             let mut words = app.split_whitespace();
             let version = words.next().unwrap_or_default();
             let bundle = words
@@ -181,7 +193,13 @@ mod tests {
         let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/113.0.0.0 Safari/537.36";
         assert_eq!(
             parse_device(ua),
-            device("browser", "Chrome", "113.0.0.0", ("Windows", "10"), "113.0.0")
+            device(
+                "browser",
+                "Chrome",
+                "113.0.0.0",
+                ("Windows", "10"),
+                "113.0.0"
+            )
         );
     }
 
@@ -189,7 +207,13 @@ mod tests {
     fn rocket_chat_mobile_app() {
         assert_eq!(
             parse_device("RC Mobile; iOS 12.2; v3.4.0 (250)"),
-            device("mobile-app", "RC Mobile", "3.4.0 250", ("iOS", "12.2"), "3.4.0")
+            device(
+                "mobile-app",
+                "RC Mobile",
+                "3.4.0 250",
+                ("iOS", "12.2"),
+                "3.4.0"
+            )
         );
     }
 
@@ -208,7 +232,10 @@ mod tests {
     fn phones_and_tablets_take_their_type() {
         let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 16_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.5 Mobile/15E148 Safari/604.1";
         let parsed = parse_device(iphone);
-        assert_eq!((parsed.kind.as_str(), parsed.os_name.as_str()), ("mobile", "iOS"));
+        assert_eq!(
+            (parsed.kind.as_str(), parsed.os_name.as_str()),
+            ("mobile", "iOS")
+        );
         let ipad = "Mozilla/5.0 (iPad; CPU OS 16_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.5 Mobile/15E148 Safari/604.1";
         assert_eq!(parse_device(ipad).kind, "tablet");
     }

@@ -71,7 +71,11 @@ mod tests {
         assert!(meteor.bytes().all(|b| METEOR_ALPHABET.contains(&b)));
         let record = ids.record_id();
         assert_eq!(record.len(), 24);
-        assert!(record.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            record
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_eq!(ids.login_token().len(), 43);
         assert_eq!(ids.backup_code().len(), 8);
         assert_ne!(ids.login_token(), ids.login_token());

@@ -4,6 +4,7 @@
 mod auth;
 mod config;
 pub mod device;
+mod events;
 mod ids;
 mod listing;
 mod login;
@@ -21,6 +22,7 @@ use sessions_domain::{Clock, Repository};
 
 pub use auth::AuthContext;
 pub use config::{ServiceConfig, TwoFactorConfig};
+pub use events::WatchSettings;
 pub use ids::{IdGenerator, RandomIds};
 pub use listing::ListParams;
 pub use login::{LoginInput, LoginOutcome};
@@ -54,8 +56,14 @@ impl std::fmt::Debug for Caller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Caller")
             .field("user_id", &self.user_id)
-            .field("auth_token", &self.auth_token.as_ref().map(|_| "<redacted>"))
-            .field("two_factor_code", &self.two_factor_code.as_ref().map(|_| "<redacted>"))
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "two_factor_code",
+                &self.two_factor_code.as_ref().map(|_| "<redacted>"),
+            )
             .field("two_factor_method", &self.two_factor_method)
             .field("client", &self.client)
             .field("param_error", &self.param_error)

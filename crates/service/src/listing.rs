@@ -90,19 +90,33 @@ mod tests {
         assert_eq!((q.offset, q.count), (0, 50));
         assert_eq!(q.sort, vec![(SortKey::LoginAt, SortDirection::Descending)]);
         let q = query(
-            ListParams { offset: Some(-5), count: Some(500), ..Default::default() },
+            ListParams {
+                offset: Some(-5),
+                count: Some(500),
+                ..Default::default()
+            },
             ListScope::All,
         )
         .unwrap();
         assert_eq!((q.offset, q.count), (0, 100));
-        let q = query(ListParams { count: Some(0), ..Default::default() }, ListScope::All).unwrap();
+        let q = query(
+            ListParams {
+                count: Some(0),
+                ..Default::default()
+            },
+            ListScope::All,
+        )
+        .unwrap();
         assert_eq!(q.count, 1);
     }
 
     #[test]
     fn sort_keys_in_given_order() {
         let q = query(
-            ListParams { sort: r#"{"device.name":1,"loginAt":-1}"#.into(), ..Default::default() },
+            ListParams {
+                sort: r#"{"device.name":1,"loginAt":-1}"#.into(),
+                ..Default::default()
+            },
             ListScope::User("u".into()),
         )
         .unwrap();
@@ -121,15 +135,28 @@ mod tests {
             let err = parse_sort(raw, true).unwrap_err();
             assert_eq!(err, DomainError::InvalidSort(raw.into()), "{raw}");
         }
-        assert_eq!(parse_sort(r#"{"password":1}"#, true).unwrap_err(), DomainError::InvalidSortKeys);
+        assert_eq!(
+            parse_sort(r#"{"password":1}"#, true).unwrap_err(),
+            DomainError::InvalidSortKeys
+        );
         // Owner fields sort only the all-users listing.
-        assert_eq!(parse_sort(r#"{"_user.name":1}"#, false).unwrap_err(), DomainError::InvalidSortKeys);
+        assert_eq!(
+            parse_sort(r#"{"_user.name":1}"#, false).unwrap_err(),
+            DomainError::InvalidSortKeys
+        );
         assert!(parse_sort(r#"{"_user.name":1}"#, true).is_ok());
     }
 
     #[test]
     fn filter_is_lowercased_literal() {
-        let q = query(ListParams { filter: "ChRoMe.*".into(), ..Default::default() }, ListScope::All).unwrap();
+        let q = query(
+            ListParams {
+                filter: "ChRoMe.*".into(),
+                ..Default::default()
+            },
+            ListScope::All,
+        )
+        .unwrap();
         assert_eq!(q.filter.as_deref(), Some("chrome.*"));
     }
 }

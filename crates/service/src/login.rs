@@ -49,7 +49,12 @@ impl SessionService {
             }
         };
         if user.totp_secret.is_some() {
-            let Some(code) = input.code.as_deref().map(str::trim).filter(|c| !c.is_empty()) else {
+            let Some(code) = input
+                .code
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+            else {
                 return Err(DomainError::LoginTwoFactorRequired);
             };
             match self.check_login_code(&user, code).await? {
@@ -62,6 +67,10 @@ impl SessionService {
         let session = self
             .open_session(&user, hash_login_token(&token), &input.client, None)
             .await?;
-        Ok(LoginOutcome { user, session, token })
+        Ok(LoginOutcome {
+            user,
+            session,
+            token,
+        })
     }
 }

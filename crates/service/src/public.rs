@@ -5,11 +5,7 @@ use sessions_domain::{
     DomainError, DomainResult, EventKind, ListScope, Page, Session, SessionWithUser,
 };
 
-use crate::{
-    Caller, ListParams, SessionService,
-    auth::require_session_id,
-    listing::build_query,
-};
+use crate::{Caller, ListParams, SessionService, auth::require_session_id, listing::build_query};
 
 const VIEW_DEVICE_MANAGEMENT: &str = "view-device-management";
 const LOGOUT_DEVICE_MANAGEMENT: &str = "logout-device-management";
@@ -36,24 +32,39 @@ impl SessionService {
     }
 
     /// Any user's active session (`sessions/info.admin`).
-    pub async fn admin_session(&self, caller: &Caller, session_id: &str) -> DomainResult<SessionWithUser> {
+    pub async fn admin_session(
+        &self,
+        caller: &Caller,
+        session_id: &str,
+    ) -> DomainResult<SessionWithUser> {
         let ctx = self.authenticate(caller).await?;
-        self.require_permission(&ctx.user, VIEW_DEVICE_MANAGEMENT).await?;
+        self.require_permission(&ctx.user, VIEW_DEVICE_MANAGEMENT)
+            .await?;
         let session_id = require_session_id(caller, session_id)?;
         self.require_two_factor(&ctx, caller).await?;
         self.active_session(session_id).await
     }
 
     /// The caller's active sessions (`sessions/list`).
-    pub async fn list_my_sessions(&self, caller: &Caller, params: &ListParams) -> DomainResult<crate::public::Listing> {
+    pub async fn list_my_sessions(
+        &self,
+        caller: &Caller,
+        params: &ListParams,
+    ) -> DomainResult<crate::public::Listing> {
         let ctx = self.authenticate(caller).await?;
-        self.list(caller, params, ListScope::User(ctx.user.id)).await
+        self.list(caller, params, ListScope::User(ctx.user.id))
+            .await
     }
 
     /// Every user's active sessions (`sessions/list.all`).
-    pub async fn list_all_sessions(&self, caller: &Caller, params: &ListParams) -> DomainResult<Listing> {
+    pub async fn list_all_sessions(
+        &self,
+        caller: &Caller,
+        params: &ListParams,
+    ) -> DomainResult<Listing> {
         let ctx = self.authenticate(caller).await?;
-        self.require_permission(&ctx.user, VIEW_DEVICE_MANAGEMENT).await?;
+        self.require_permission(&ctx.user, VIEW_DEVICE_MANAGEMENT)
+            .await?;
         if let Some(error) = &caller.param_error {
             return Err(DomainError::InvalidParams(error.clone()));
         }
@@ -63,7 +74,12 @@ impl SessionService {
         self.list(caller, params, ListScope::All).await
     }
 
-    async fn list(&self, caller: &Caller, params: &ListParams, scope: ListScope) -> DomainResult<Listing> {
+    async fn list(
+        &self,
+        caller: &Caller,
+        params: &ListParams,
+        scope: ListScope,
+    ) -> DomainResult<Listing> {
         if let Some(error) = &caller.param_error {
             return Err(DomainError::InvalidParams(error.clone()));
         }
@@ -78,7 +94,11 @@ impl SessionService {
 
     /// Logs out a session of the caller (`sessions/logout.me`). Logging out an
     /// already logged-out session of the caller succeeds and changes nothing.
-    pub async fn logout_my_session(&self, caller: &Caller, session_id: &str) -> DomainResult<String> {
+    pub async fn logout_my_session(
+        &self,
+        caller: &Caller,
+        session_id: &str,
+    ) -> DomainResult<String> {
         let ctx = self.authenticate(caller).await?;
         let session_id = require_session_id(caller, session_id)?;
         let found = self
@@ -87,7 +107,8 @@ impl SessionService {
             .await?
             .filter(|found| found.session.user_id == ctx.user.id)
             .ok_or(DomainError::SessionNotFound)?;
-        self.end_session(&found.session, &ctx.user.id, EventKind::LoggedOut).await?;
+        self.end_session(&found.session, &ctx.user.id, EventKind::LoggedOut)
+            .await?;
         Ok(found.session.session_id)
     }
 
@@ -95,11 +116,13 @@ impl SessionService {
     /// caller as `logoutBy` and emitting a force-logout event.
     pub async fn logout_session(&self, caller: &Caller, session_id: &str) -> DomainResult<String> {
         let ctx = self.authenticate(caller).await?;
-        self.require_permission(&ctx.user, LOGOUT_DEVICE_MANAGEMENT).await?;
+        self.require_permission(&ctx.user, LOGOUT_DEVICE_MANAGEMENT)
+            .await?;
         let session_id = require_session_id(caller, session_id)?;
         self.require_two_factor(&ctx, caller).await?;
         let found = self.active_session(session_id).await?;
-        self.end_session(&found.session, &ctx.user.id, EventKind::ForceLogout).await?;
+        self.end_session(&found.session, &ctx.user.id, EventKind::ForceLogout)
+            .await?;
         Ok(found.session.session_id)
     }
 
@@ -109,7 +132,8 @@ impl SessionService {
         if let Some(error) = &caller.param_error {
             return Err(DomainError::InvalidParams(error.clone()));
         }
-        self.end_session(&ctx.session, &ctx.user.id, EventKind::LoggedOut).await
+        self.end_session(&ctx.session, &ctx.user.id, EventKind::LoggedOut)
+            .await
     }
 
     async fn active_session(&self, session_id: &str) -> DomainResult<SessionWithUser> {

@@ -41,12 +41,23 @@ mod tests {
     fn ranks_as_the_spec_says() {
         assert_eq!(most_important_role(&[]), "no-role");
         assert_eq!(
-            most_important_role(&roles(&["user", "admin", "livechat-agent", "livechat-manager"])),
+            most_important_role(&roles(&[
+                "user",
+                "admin",
+                "livechat-agent",
+                "livechat-manager"
+            ])),
             "admin"
         );
         assert_eq!(most_important_role(&roles(&["auditor"])), "user");
-        assert_eq!(most_important_role(&roles(&["auditor-log", "guest"])), "user");
-        assert_eq!(most_important_role(&roles(&["moderator", "user"])), "custom-role");
+        assert_eq!(
+            most_important_role(&roles(&["auditor-log", "guest"])),
+            "user"
+        );
+        assert_eq!(
+            most_important_role(&roles(&["moderator", "user"])),
+            "custom-role"
+        );
         assert_eq!(most_important_role(&roles(&["bot", "app"])), "app");
         assert_eq!(most_important_role(&roles(&["guest"])), "guest");
     }

@@ -80,14 +80,26 @@ mod tests {
     fn passwords_verify_by_digest() {
         let stored = hash_password("s3cret").unwrap();
         assert!(!stored.contains("s3cret"));
-        assert!(verify_password_digest(&password_digest("s3cret"), Some(&stored)));
-        assert!(!verify_password_digest(&password_digest("wrong"), Some(&stored)));
+        assert!(verify_password_digest(
+            &password_digest("s3cret"),
+            Some(&stored)
+        ));
+        assert!(!verify_password_digest(
+            &password_digest("wrong"),
+            Some(&stored)
+        ));
         assert!(!verify_password_digest(&password_digest("dummy"), None));
     }
 
     #[test]
     fn backup_code_hash_depends_on_user_and_ignores_case() {
-        assert_eq!(hash_backup_code("u1", "ABCD2345"), hash_backup_code("u1", "abcd2345"));
-        assert_ne!(hash_backup_code("u1", "abcd2345"), hash_backup_code("u2", "abcd2345"));
+        assert_eq!(
+            hash_backup_code("u1", "ABCD2345"),
+            hash_backup_code("u1", "abcd2345")
+        );
+        assert_ne!(
+            hash_backup_code("u1", "abcd2345"),
+            hash_backup_code("u2", "abcd2345")
+        );
     }
 }

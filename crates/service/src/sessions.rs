@@ -110,7 +110,8 @@ impl SessionService {
     /// Sets `lastActivityAt` unless it was set within the throttle window.
     pub async fn record_activity(&self, session_id: &str) -> DomainResult<bool> {
         let now = self.now();
-        let throttle = Duration::from_std(self.config().activity_throttle).unwrap_or_else(|_| Duration::zero());
+        let throttle = Duration::from_std(self.config().activity_throttle)
+            .unwrap_or_else(|_| Duration::zero());
         let written = self
             .repo()
             .touch_activity(session_id, now, now - throttle)
@@ -129,7 +130,11 @@ impl SessionService {
             .await?
             .ok_or(DomainError::SessionNotFound)?;
         let event = self.event(EventKind::ActivityClosed, &found.session, None);
-        if self.repo().close_session(session_id, self.now(), &event).await? {
+        if self
+            .repo()
+            .close_session(session_id, self.now(), &event)
+            .await?
+        {
             Ok(())
         } else {
             Err(DomainError::SessionNotFound)
@@ -157,7 +162,12 @@ impl SessionService {
                 &self.config().instance_id,
             )
             .await?;
-        tracing::info!(user_id, count = ended.len(), logout_by = by, "sessions of user logged out");
+        tracing::info!(
+            user_id,
+            count = ended.len(),
+            logout_by = by,
+            "sessions of user logged out"
+        );
         Ok(ended)
     }
 }

@@ -97,7 +97,10 @@ mod tests {
         let secret = b"12345678901234567890";
         let now = 1_234_567_890;
         let previous = code_for_step(secret, step_at(now) - 1);
-        assert_eq!(matching_step(secret, &previous, now, 1), Some(step_at(now) - 1));
+        assert_eq!(
+            matching_step(secret, &previous, now, 1),
+            Some(step_at(now) - 1)
+        );
         let too_old = code_for_step(secret, step_at(now) - 2);
         assert_eq!(matching_step(secret, &too_old, now, 1), None);
     }
@@ -108,7 +111,10 @@ mod tests {
         let encoded = encode_secret(secret);
         assert_eq!(encoded, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
         assert_eq!(decode_secret(&encoded.to_lowercase()).unwrap(), secret);
-        assert_eq!(decode_secret("GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ").unwrap(), secret);
+        assert_eq!(
+            decode_secret("GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ").unwrap(),
+            secret
+        );
         assert!(decode_secret("not base32!").is_none());
     }
 

@@ -36,7 +36,11 @@ pub(crate) enum CodeCheck {
 impl SessionService {
     /// Passes when the calling session is inside its remember window, or when the
     /// `x-2fa-code` is right; a right code opens the window.
-    pub(crate) async fn require_two_factor(&self, ctx: &AuthContext, caller: &Caller) -> DomainResult<()> {
+    pub(crate) async fn require_two_factor(
+        &self,
+        ctx: &AuthContext,
+        caller: &Caller,
+    ) -> DomainResult<()> {
         let now = self.now();
         if let Some(trust) = &ctx.session.two_factor_trust {
             if trust.until > now
@@ -62,7 +66,11 @@ impl SessionService {
             method: method.name().to_owned(),
             available_methods,
         };
-        let Some(code) = caller.two_factor_code.as_deref().map(str::trim).filter(|c| !c.is_empty())
+        let Some(code) = caller
+            .two_factor_code
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
         else {
             return Err(DomainError::TwoFactorRequired(failure));
         };
@@ -87,7 +95,11 @@ impl SessionService {
     }
 
     /// Checks a TOTP or backup code at login; the remember window stays closed.
-    pub(crate) async fn check_login_code(&self, user: &User, code: &str) -> DomainResult<CodeCheck> {
+    pub(crate) async fn check_login_code(
+        &self,
+        user: &User,
+        code: &str,
+    ) -> DomainResult<CodeCheck> {
         self.check_code(user, Method::Totp, code).await
     }
 
@@ -107,7 +119,8 @@ impl SessionService {
     async fn check_code(&self, user: &User, method: Method, code: &str) -> DomainResult<CodeCheck> {
         let now = self.now();
         let settings = &self.config().two_factor;
-        let window = Duration::from_std(settings.failed_attempts_window).unwrap_or_else(|_| Duration::zero());
+        let window = Duration::from_std(settings.failed_attempts_window)
+            .unwrap_or_else(|_| Duration::zero());
         let failures = self
             .repo()
             .count_two_factor_failures(&user.id, now - window)
@@ -116,7 +129,10 @@ impl SessionService {
             return Ok(CodeCheck::TooManyAttempts);
         }
         let accepted = match method {
-            Method::Totp => self.verify_totp_or_backup_code(user, code, now.timestamp()).await?,
+            Method::Totp => {
+                self.verify_totp_or_backup_code(user, code, now.timestamp())
+                    .await?
+            }
             Method::Password => {
                 verify_password_digest(&code.to_ascii_lowercase(), user.password_hash.as_deref())
             }
@@ -131,7 +147,12 @@ impl SessionService {
         }
     }
 
-    async fn verify_totp_or_backup_code(&self, user: &User, code: &str, unix: i64) -> DomainResult<bool> {
+    async fn verify_totp_or_backup_code(
+        &self,
+        user: &User,
+        code: &str,
+        unix: i64,
+    ) -> DomainResult<bool> {
         // An 8-character code is a single-use backup code.
         if code.len() == 8 {
             return self

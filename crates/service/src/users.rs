@@ -67,10 +67,15 @@ impl SessionService {
                 created_at: self.now(),
             },
         };
-        self.repo().upsert_user(&user).await.map_err(|err| match err {
-            DomainError::Conflict(_) => DomainError::Conflict(format!("username '{}' is taken", user.username)),
-            other => other,
-        })?;
+        self.repo()
+            .upsert_user(&user)
+            .await
+            .map_err(|err| match err {
+                DomainError::Conflict(_) => {
+                    DomainError::Conflict(format!("username '{}' is taken", user.username))
+                }
+                other => other,
+            })?;
         tracing::info!(user_id = %user.id, username = %user.username, "user saved");
         Ok(user)
     }
@@ -121,20 +126,34 @@ impl SessionService {
 
     /// Enables TOTP with the given base32 secret or a new random one, and
     /// replaces the backup codes.
-    pub async fn enroll_totp(&self, user_id: &str, secret_base32: Option<&str>) -> DomainResult<TotpEnrollment> {
+    pub async fn enroll_totp(
+        &self,
+        user_id: &str,
+        secret_base32: Option<&str>,
+    ) -> DomainResult<TotpEnrollment> {
         let user = self.get_user(user_id).await?;
         let secret = match secret_base32.filter(|s| !s.trim().is_empty()) {
-            Some(given) => totp::decode_secret(given).ok_or_else(|| invalid("secret must be base32"))?,
+            Some(given) => {
+                totp::decode_secret(given).ok_or_else(|| invalid("secret must be base32"))?
+            }
             None => self.ids().totp_secret(),
         };
         let (codes, hashes) = self.new_backup_codes(&user.id);
         let encoded = totp::encode_secret(&secret);
-        if !self.repo().set_totp(&user.id, Some(&encoded), &hashes).await? {
+        if !self
+            .repo()
+            .set_totp(&user.id, Some(&encoded), &hashes)
+            .await?
+        {
             return Err(DomainError::NotFound("user"));
         }
         tracing::info!(user_id = %user.id, "totp enrolled");
         Ok(TotpEnrollment {
-            otpauth_uri: totp::otpauth_uri(&self.config().two_factor.issuer, &user.username, &secret),
+            otpauth_uri: totp::otpauth_uri(
+                &self.config().two_factor.issuer,
+                &user.username,
+                &secret,
+            ),
             backup_codes: codes,
         })
     }
@@ -157,8 +176,13 @@ impl SessionService {
     }
 
     fn new_backup_codes(&self, user_id: &str) -> (Vec<String>, Vec<String>) {
-        let codes: Vec<String> = (0..BACKUP_CODE_COUNT).map(|_| self.ids().backup_code()).collect();
-        let hashes = codes.iter().map(|code| hash_backup_code(user_id, code)).collect();
+        let codes: Vec<String> = (0..BACKUP_CODE_COUNT)
+            .map(|_| self.ids().backup_code())
+            .collect();
+        let hashes = codes
+            .iter()
+            .map(|code| hash_backup_code(user_id, code))
+            .collect();
         (codes, hashes)
     }
 
@@ -166,7 +190,11 @@ impl SessionService {
         self.change_permission(permission, role, true).await
     }
 
-    pub async fn revoke_permission(&self, permission: &str, role: &str) -> DomainResult<Permission> {
+    pub async fn revoke_permission(
+        &self,
+        permission: &str,
+        role: &str,
+    ) -> DomainResult<Permission> {
         self.change_permission(permission, role, false).await
     }
 
@@ -174,9 +202,16 @@ impl SessionService {
         self.repo().list_permissions().await
     }
 
-    async fn change_permission(&self, permission: &str, role: &str, grant: bool) -> DomainResult<Permission> {
+    async fn change_permission(
+        &self,
+        permission: &str,
+        role: &str,
+        grant: bool,
+    ) -> DomainResult<Permission> {
         if permission.is_empty() || role.is_empty() {
-            return Err(invalid("must have required property 'permission' and 'role'"));
+            return Err(invalid(
+                "must have required property 'permission' and 'role'",
+            ));
         }
         let mut stored = self
             .repo()

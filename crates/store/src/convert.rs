@@ -73,7 +73,11 @@ pub(crate) fn user_from_row(row: users::Model) -> User {
 }
 
 pub(crate) fn session_from_row(row: sessions::Model) -> Session {
-    let two_factor_trust = match (row.tfa_trusted_until, row.tfa_trusted_ip, row.tfa_trusted_ua) {
+    let two_factor_trust = match (
+        row.tfa_trusted_until,
+        row.tfa_trusted_ip,
+        row.tfa_trusted_ua,
+    ) {
         (Some(until), Some(ip), Some(user_agent)) => Some(TwoFactorTrust {
             until: instant(until),
             ip,

@@ -17,7 +17,10 @@ use crate::{
 
 /// Appends an event on `conn`, so it commits or rolls back with the change it
 /// describes.
-pub(crate) async fn append_event<C: ConnectionTrait>(conn: &C, event: &NewEvent) -> DomainResult<()> {
+pub(crate) async fn append_event<C: ConnectionTrait>(
+    conn: &C,
+    event: &NewEvent,
+) -> DomainResult<()> {
     let row = session_events::ActiveModel {
         kind: Set(event.kind.as_str().to_owned()),
         session_id: Set(event.session_id.clone()),

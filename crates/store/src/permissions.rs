@@ -1,9 +1,7 @@
 //! `PermissionRepository` over the permissions table.
 
 use async_trait::async_trait;
-use sea_orm::{
-    ActiveValue::Set, EntityTrait, QueryOrder, sea_query::OnConflict,
-};
+use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder, sea_query::OnConflict};
 use sessions_domain::{DomainResult, Permission, PermissionRepository};
 
 use crate::{

@@ -3,9 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, IntoActiveModel, JoinType, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
-    TransactionTrait,
+    ColumnTrait, Condition, EntityTrait, IntoActiveModel, JoinType, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, TransactionTrait,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 use sessions_domain::{
@@ -47,7 +46,10 @@ fn contains_pattern(needle: &str) -> String {
     pattern
 }
 
-fn lower_contains(column: impl sea_orm::IntoSimpleExpr, pattern: &str) -> sea_orm::sea_query::SimpleExpr {
+fn lower_contains(
+    column: impl sea_orm::IntoSimpleExpr,
+    pattern: &str,
+) -> sea_orm::sea_query::SimpleExpr {
     Expr::expr(Func::lower(column.into_simple_expr())).like(LikeExpr::new(pattern).escape('\\'))
 }
 
@@ -189,11 +191,7 @@ impl SessionRepository for Store {
         if let Some(except) = except_session_id {
             active = active.filter(sessions::Column::SessionId.ne(except));
         }
-        let session_ids: Vec<String> = active
-            .into_tuple()
-            .all(&txn)
-            .await
-            .map_err(map_db_error)?;
+        let session_ids: Vec<String> = active.into_tuple().all(&txn).await.map_err(map_db_error)?;
         if session_ids.is_empty() {
             return Ok(session_ids);
         }
@@ -227,9 +225,18 @@ impl SessionRepository for Store {
         at: DateTime<Utc>,
     ) -> DomainResult<()> {
         sessions::Entity::update_many()
-            .col_expr(sessions::Column::TfaTrustedUntil, Expr::value(millis(trust.until)))
-            .col_expr(sessions::Column::TfaTrustedIp, Expr::value(trust.ip.as_str()))
-            .col_expr(sessions::Column::TfaTrustedUa, Expr::value(trust.user_agent.as_str()))
+            .col_expr(
+                sessions::Column::TfaTrustedUntil,
+                Expr::value(millis(trust.until)),
+            )
+            .col_expr(
+                sessions::Column::TfaTrustedIp,
+                Expr::value(trust.ip.as_str()),
+            )
+            .col_expr(
+                sessions::Column::TfaTrustedUa,
+                Expr::value(trust.user_agent.as_str()),
+            )
             .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
             .filter(sessions::Column::SessionId.eq(session_id))
             .exec(&self.db)

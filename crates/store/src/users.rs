@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, TransactionTrait, sea_query::Expr, sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    TransactionTrait, sea_query::Expr, sea_query::OnConflict,
 };
 use sessions_domain::{DomainResult, User, UserRepository};
 
@@ -73,7 +73,10 @@ impl UserRepository for Store {
 
     async fn set_password_hash(&self, user_id: &str, hash: Option<&str>) -> DomainResult<bool> {
         let result = users::Entity::update_many()
-            .col_expr(users::Column::PasswordHash, Expr::value(hash.map(str::to_owned)))
+            .col_expr(
+                users::Column::PasswordHash,
+                Expr::value(hash.map(str::to_owned)),
+            )
             .filter(users::Column::Id.eq(user_id))
             .exec(&self.db)
             .await
@@ -89,8 +92,14 @@ impl UserRepository for Store {
     ) -> DomainResult<bool> {
         let txn = self.db.begin().await.map_err(map_db_error)?;
         let result = users::Entity::update_many()
-            .col_expr(users::Column::TotpSecret, Expr::value(secret.map(str::to_owned)))
-            .col_expr(users::Column::TotpLastStep, Expr::value(Option::<i64>::None))
+            .col_expr(
+                users::Column::TotpSecret,
+                Expr::value(secret.map(str::to_owned)),
+            )
+            .col_expr(
+                users::Column::TotpLastStep,
+                Expr::value(Option::<i64>::None),
+            )
             .filter(users::Column::Id.eq(user_id))
             .exec(&txn)
             .await

@@ -1,0 +1,191 @@
+//! REST parameters (query string or JSON body) into a request message, checked
+//! the way Rocket.Chat's validators check them: unknown keys, wrong types.
+
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value};
+use serde_json::Value as Json;
+
+/// The decoded message and the first parameter problem, if any. The problem is
+/// reported by the service at its parameter step, after authentication.
+pub(crate) struct Decoded {
+    pub(crate) message: DynamicMessage,
+    pub(crate) param_error: Option<String>,
+}
+
+fn find_field(descriptor: &MessageDescriptor, key: &str) -> Option<FieldDescriptor> {
+    descriptor
+        .get_field_by_json_name(key)
+        .or_else(|| descriptor.get_field_by_name(key))
+        .filter(|field| !field.is_list() && !field.is_map())
+}
+
+const EXTRA: &str = "must NOT have additional properties";
+
+/// `?offset=10&sessionId=abc`: values arrive as strings and are coerced.
+pub(crate) fn from_query(descriptor: &MessageDescriptor, query: &str) -> Decoded {
+    let mut message = DynamicMessage::new(descriptor.clone());
+    let mut param_error = None;
+    for (key, raw) in url::form_urlencoded::parse(query.as_bytes()) {
+        let result = match find_field(descriptor, &key) {
+            None => Err(EXTRA),
+            Some(field) => coerce_text(&field, &raw).map(|value| message.set_field(&field, value)),
+        };
+        if let Err(problem) = result {
+            param_error.get_or_insert_with(|| problem.to_owned());
+        }
+    }
+    Decoded {
+        message,
+        param_error,
+    }
+}
+
+/// A JSON object body; an empty body counts as `{}`.
+pub(crate) fn from_json_body(descriptor: &MessageDescriptor, body: &[u8]) -> Decoded {
+    let mut message = DynamicMessage::new(descriptor.clone());
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Decoded {
+            message,
+            param_error: None,
+        };
+    }
+    let object = match serde_json::from_slice::<Json>(body) {
+        Ok(Json::Object(object)) => object,
+        _ => {
+            return Decoded {
+                message,
+                param_error: Some("must be object".to_owned()),
+            };
+        }
+    };
+    let mut param_error = None;
+    for (key, json) in object {
+        let result = match find_field(descriptor, &key) {
+            None => Err(EXTRA),
+            Some(_) if json.is_null() => Ok(()),
+            Some(field) => coerce_json(&field, &json).map(|value| message.set_field(&field, value)),
+        };
+        if let Err(problem) = result {
+            param_error.get_or_insert_with(|| problem.to_owned());
+        }
+    }
+    Decoded {
+        message,
+        param_error,
+    }
+}
+
+fn number(raw: f64, kind: &Kind) -> Result<Value, &'static str> {
+    if !raw.is_finite() {
+        return Err("must be number");
+    }
+    // Out-of-range values are clamped, as the service clamps counts anyway.
+    Ok(match kind {
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+            Value::I32(raw.clamp(i32::MIN as f64, i32::MAX as f64) as i32)
+        }
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(raw as i64),
+        Kind::Uint32 | Kind::Fixed32 => Value::U32(raw.clamp(0.0, u32::MAX as f64) as u32),
+        Kind::Uint64 | Kind::Fixed64 => Value::U64(raw.max(0.0) as u64),
+        Kind::Float => Value::F32(raw as f32),
+        Kind::Double => Value::F64(raw),
+        _ => return Err("must be number"),
+    })
+}
+
+fn is_numeric(kind: &Kind) -> bool {
+    !matches!(
+        kind,
+        Kind::String | Kind::Bool | Kind::Bytes | Kind::Message(_) | Kind::Enum(_)
+    )
+}
+
+fn coerce_text(field: &FieldDescriptor, raw: &str) -> Result<Value, &'static str> {
+    let kind = field.kind();
+    match kind {
+        Kind::String => Ok(Value::String(raw.to_owned())),
+        Kind::Bool => match raw {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err("must be boolean"),
+        },
+        ref k if is_numeric(k) => {
+            let parsed = raw.trim().parse::<f64>().map_err(|_| "must be number")?;
+            number(parsed, k)
+        }
+        _ => Err(EXTRA),
+    }
+}
+
+fn coerce_json(field: &FieldDescriptor, json: &Json) -> Result<Value, &'static str> {
+    let kind = field.kind();
+    match (&kind, json) {
+        (Kind::String, Json::String(s)) => Ok(Value::String(s.clone())),
+        (Kind::String, _) => Err("must be string"),
+        (Kind::Bool, Json::Bool(b)) => Ok(Value::Bool(*b)),
+        (Kind::Bool, _) => Err("must be boolean"),
+        (k, Json::Number(n)) if is_numeric(k) => number(n.as_f64().unwrap_or(f64::NAN), k),
+        (k, Json::String(s)) if is_numeric(k) => coerce_text(field, s),
+        (k, _) if is_numeric(k) => Err("must be number"),
+        _ => Err(EXTRA),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost_reflect::DescriptorPool;
+
+    fn descriptor(name: &str) -> MessageDescriptor {
+        DescriptorPool::decode(sessions_proto::FILE_DESCRIPTOR_SET)
+            .unwrap()
+            .get_message_by_name(name)
+            .unwrap()
+    }
+
+    #[test]
+    fn query_coerces_numbers_and_reports_problems() {
+        let list = descriptor("sessions.v1.ListSessionsRequest");
+        let decoded = from_query(&list, "offset=10&count=5&filter=chr%20ome");
+        assert!(decoded.param_error.is_none());
+        assert_eq!(
+            decoded
+                .message
+                .get_field_by_name("offset")
+                .unwrap()
+                .as_i32(),
+            Some(10)
+        );
+        assert_eq!(
+            decoded
+                .message
+                .get_field_by_name("filter")
+                .unwrap()
+                .as_str(),
+            Some("chr ome")
+        );
+        let decoded = from_query(&list, "count=ten");
+        assert_eq!(decoded.param_error.as_deref(), Some("must be number"));
+        let decoded = from_query(&list, "foo=1");
+        assert_eq!(decoded.param_error.as_deref(), Some(EXTRA));
+    }
+
+    #[test]
+    fn body_types_are_checked() {
+        let logout = descriptor("sessions.v1.LogoutSessionRequest");
+        let ok = from_json_body(&logout, br#"{"sessionId":"abc"}"#);
+        assert!(ok.param_error.is_none());
+        assert_eq!(
+            ok.message.get_field_by_name("session_id").unwrap().as_str(),
+            Some("abc")
+        );
+        let wrong = from_json_body(&logout, br#"{"sessionId":123}"#);
+        assert_eq!(wrong.param_error.as_deref(), Some("must be string"));
+        let extra = from_json_body(&logout, br#"{"sessionId":"a","x":1}"#);
+        assert_eq!(extra.param_error.as_deref(), Some(EXTRA));
+        assert!(from_json_body(&logout, b"").param_error.is_none());
+        assert_eq!(
+            from_json_body(&logout, b"[1]").param_error.as_deref(),
+            Some("must be object")
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! Domain records into proto messages (`From`-style helpers kept at the edge).
+
+use sessions_domain::{
+    Device, EventKind, Session, SessionEvent, SessionWithUser, User, format_timestamp,
+};
+use sessions_proto::v1 as pb;
+
+pub(crate) fn device(device: &Device) -> pb::Device {
+    pb::Device {
+        r#type: device.kind.clone(),
+        name: device.name.clone(),
+        long_version: device.long_version.clone(),
+        os: Some(pb::OperatingSystem {
+            name: device.os_name.clone(),
+            version: device.os_version.clone(),
+        }),
+        version: device.version.clone(),
+    }
+}
+
+pub(crate) fn session(session: &Session) -> pb::Session {
+    pb::Session {
+        id: session.id.clone(),
+        r#type: "session".to_owned(),
+        session_id: session.session_id.clone(),
+        instance_id: session.instance_id.clone(),
+        login_token: session.login_token_hash.clone(),
+        ip: session.ip.clone(),
+        host: session.host.clone(),
+        device: Some(device(&session.device)),
+        user_id: session.user_id.clone(),
+        roles: session.roles.clone(),
+        most_important_role: session.most_important_role.clone(),
+        login_at: format_timestamp(session.login_at),
+        day: session.day() as i32,
+        month: session.month() as i32,
+        year: session.year(),
+        search_term: session.search_term.clone(),
+        created_at: format_timestamp(session.created_at),
+        updated_at: format_timestamp(session.updated_at),
+        closed_at: session.closed_at.map(format_timestamp),
+        last_activity_at: session.last_activity_at.map(format_timestamp),
+        logout_at: session.logout_at.map(format_timestamp),
+        logout_by: session.logout_by.clone(),
+        success: true,
+    }
+}
+
+fn session_user(found: &SessionWithUser) -> pb::SessionUser {
+    pb::SessionUser {
+        name: found.user.name.clone(),
+        username: found.user.username.clone(),
+    }
+}
+
+/// A listing row; `_user` only in admin listings.
+pub(crate) fn summary(found: &SessionWithUser, with_user: bool) -> pb::SessionSummary {
+    let s = &found.session;
+    pb::SessionSummary {
+        id: s.session_id.clone(),
+        session_id: s.session_id.clone(),
+        user_id: s.user_id.clone(),
+        device: Some(device(&s.device)),
+        host: s.host.clone(),
+        ip: s.ip.clone(),
+        login_at: format_timestamp(s.login_at),
+        user: with_user.then(|| session_user(found)),
+    }
+}
+
+pub(crate) fn admin_session(found: &SessionWithUser) -> pb::AdminSession {
+    let s = &found.session;
+    pb::AdminSession {
+        id: s.session_id.clone(),
+        session_id: s.session_id.clone(),
+        user_id: s.user_id.clone(),
+        device: Some(device(&s.device)),
+        host: s.host.clone(),
+        ip: s.ip.clone(),
+        login_at: format_timestamp(s.login_at),
+        user: Some(session_user(found)),
+        success: true,
+    }
+}
+
+pub(crate) fn user(user: &User) -> pb::User {
+    pb::User {
+        id: user.id.clone(),
+        username: user.username.clone(),
+        name: user.name.clone(),
+        roles: user.roles.clone(),
+        active: user.active,
+        has_password: user.password_hash.is_some(),
+        totp_enabled: user.totp_secret.is_some(),
+        created_at: format_timestamp(user.created_at),
+    }
+}
+
+pub(crate) fn event(stored: &SessionEvent) -> pb::SessionEvent {
+    let kind = match stored.event.kind {
+        EventKind::Created => pb::SessionEventKind::Created,
+        EventKind::ActivityClosed => pb::SessionEventKind::ActivityClosed,
+        EventKind::LoggedOut => pb::SessionEventKind::LoggedOut,
+        EventKind::ForceLogout => pb::SessionEventKind::ForceLogout,
+    };
+    pb::SessionEvent {
+        cursor: stored.cursor,
+        kind: kind as i32,
+        session_id: stored.event.session_id.clone(),
+        user_id: stored.event.user_id.clone(),
+        at: format_timestamp(stored.event.at),
+        by: stored.event.by.clone().unwrap_or_default(),
+        instance_id: stored.event.instance_id.clone(),
+    }
+}

@@ -1,0 +1,242 @@
+//! The `sessionsd` command line: serve, migrate, and operator commands for
+//! users and permissions.
+
+use std::{io::Write, path::PathBuf, sync::Arc};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use sessions_domain::{SystemClock, format_timestamp};
+use sessions_service::{RandomIds, SessionService, UpsertUser};
+
+use crate::{Config, Server, build_service, open_store};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sessionsd",
+    version,
+    about = "Login sessions and devices over gRPC and REST"
+)]
+pub struct Cli {
+    /// TOML configuration file; `SESSIONS_*` environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve REST, gRPC and gRPC-web on the configured address.
+    Serve,
+    /// Apply pending migrations (or roll back with --down).
+    Migrate {
+        /// Roll back instead of applying.
+        #[arg(long)]
+        down: bool,
+        /// With --down: how many migrations to roll back (default: all).
+        #[arg(long, requires = "down")]
+        steps: Option<u32>,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage which roles hold a permission.
+    #[command(subcommand)]
+    Permission(PermissionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; prints the new user id alone on the last line.
+    Add(AddUser),
+    /// List users, one per line.
+    List,
+    /// Deactivate a user (by id or username); their tokens stop working at once.
+    Deactivate { user: String },
+    /// Set a user's password (read from stdin when --password is not given).
+    SetPassword {
+        user: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Enable TOTP; prints the otpauth URI and the backup codes.
+    EnableTotp {
+        user: String,
+        /// Base32 secret to use; random when omitted.
+        #[arg(long)]
+        secret: Option<String>,
+    },
+    /// Disable TOTP.
+    DisableTotp { user: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AddUser {
+    #[arg(long)]
+    pub username: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub password: Option<String>,
+    /// A role; repeat for several.
+    #[arg(long = "role")]
+    pub roles: Vec<String>,
+    /// Enable TOTP with this base32 secret.
+    #[arg(long)]
+    pub totp_secret: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PermissionCommand {
+    /// Give a role a permission.
+    Grant { permission: String, role: String },
+    /// Take a permission from a role.
+    Revoke { permission: String, role: String },
+    /// List permissions and their roles.
+    List,
+}
+
+/// Runs a command to completion; `shutdown` ends `serve`.
+pub async fn run(
+    command: Command,
+    config: &Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => Server::build(config).await?.run(shutdown).await,
+        Command::Migrate { down, steps } => migrate(config, down, steps).await,
+        Command::User(command) => {
+            let service = operator_service(config).await?;
+            user_command(&service, command).await
+        }
+        Command::Permission(command) => {
+            let service = operator_service(config).await?;
+            permission_command(&service, command).await
+        }
+    }
+}
+
+async fn migrate(config: &Config, down: bool, steps: Option<u32>) -> anyhow::Result<()> {
+    let mut options = sessions_store::StoreOptions::new(config.database_url.clone());
+    options.max_connections = 1;
+    let store = sessions_store::Store::connect(&options)
+        .await
+        .context("cannot open the database")?;
+    if down {
+        store.migrate_down(steps).await.context("rollback failed")?;
+        tracing::info!("migrations rolled back");
+    } else {
+        store.migrate().await.context("migrations failed")?;
+        tracing::info!("migrations applied");
+    }
+    Ok(())
+}
+
+async fn operator_service(config: &Config) -> anyhow::Result<SessionService> {
+    let store = open_store(config, config.is_sqlite()).await?;
+    Ok(build_service(
+        config,
+        store,
+        Arc::new(SystemClock),
+        Arc::new(RandomIds),
+    ))
+}
+
+async fn user_command(service: &SessionService, command: UserCommand) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        UserCommand::Add(add) => {
+            let user = service
+                .upsert_user(UpsertUser {
+                    id: None,
+                    username: add.username,
+                    name: add.name,
+                    roles: add.roles,
+                    active: true,
+                })
+                .await?;
+            if let Some(password) = add.password {
+                service.set_password(&user.id, &password).await?;
+            }
+            if let Some(secret) = add.totp_secret {
+                let enrollment = service.enroll_totp(&user.id, Some(&secret)).await?;
+                writeln!(out, "otpauth: {}", enrollment.otpauth_uri)?;
+                writeln!(out, "backup codes: {}", enrollment.backup_codes.join(" "))?;
+            }
+            writeln!(out, "{}", user.id)?;
+        }
+        UserCommand::List => {
+            for user in service.list_users().await? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    user.id,
+                    user.username,
+                    user.name,
+                    user.roles.join(","),
+                    if user.active { "active" } else { "inactive" },
+                    format_timestamp(user.created_at)
+                )?;
+            }
+        }
+        UserCommand::Deactivate { user } => {
+            let user = service.find_user(&user).await?;
+            service.deactivate_user(&user.id).await?;
+            writeln!(out, "{} deactivated", user.id)?;
+        }
+        UserCommand::SetPassword { user, password } => {
+            let user = service.find_user(&user).await?;
+            let password = match password {
+                Some(password) => password,
+                None => read_password_from_stdin()?,
+            };
+            service.set_password(&user.id, &password).await?;
+            writeln!(out, "password set for {}", user.id)?;
+        }
+        UserCommand::EnableTotp { user, secret } => {
+            let user = service.find_user(&user).await?;
+            let enrollment = service.enroll_totp(&user.id, secret.as_deref()).await?;
+            writeln!(out, "backup codes: {}", enrollment.backup_codes.join(" "))?;
+            writeln!(out, "{}", enrollment.otpauth_uri)?;
+        }
+        UserCommand::DisableTotp { user } => {
+            let user = service.find_user(&user).await?;
+            service.disable_totp(&user.id).await?;
+            writeln!(out, "totp disabled for {}", user.id)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(!password.is_empty(), "empty password on stdin");
+    Ok(password)
+}
+
+async fn permission_command(
+    service: &SessionService,
+    command: PermissionCommand,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let changed = match command {
+        PermissionCommand::Grant { permission, role } => {
+            service.grant_permission(&permission, &role).await?
+        }
+        PermissionCommand::Revoke { permission, role } => {
+            service.revoke_permission(&permission, &role).await?
+        }
+        PermissionCommand::List => {
+            for permission in service.list_permissions().await? {
+                writeln!(out, "{}\t{}", permission.id, permission.roles.join(","))?;
+            }
+            return Ok(());
+        }
+    };
+    writeln!(out, "{}\t{}", changed.id, changed.roles.join(","))?;
+    Ok(())
+}

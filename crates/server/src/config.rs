@@ -1,0 +1,195 @@
+//! Configuration: defaults, then an optional TOML file, then `SESSIONS_*`
+//! environment variables. Loaded once in `main` and passed down.
+
+use std::{path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+use sessions_service::{ServiceConfig, TwoFactorConfig, WatchSettings};
+
+/// Every setting; the field name is the TOML key, and `SESSIONS_` plus the
+/// upper-cased name is the environment variable.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the one listener (REST, gRPC and gRPC-web).
+    pub listen: String,
+    /// `sqlite://FILE` or `postgres://USER@HOST/DB`.
+    pub database_url: String,
+    pub database_max_connections: u32,
+    /// A request waits at most this long for a database connection (then 503).
+    pub database_timeout_ms: u64,
+    /// Apply migrations when serving. Default: yes for SQLite, no for PostgreSQL
+    /// (run `sessionsd migrate` or the Kubernetes Job instead).
+    pub migrate_on_start: Option<bool>,
+    /// This instance's UUID; random per process when unset.
+    pub instance_id: Option<String>,
+    /// Proxies (IPs or CIDRs) whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Secret of the internal gRPC API (`authorization: Bearer ...`); the
+    /// internal API refuses every call while unset.
+    pub internal_api_token: Option<String>,
+    pub list_default_count: u64,
+    pub list_max_count: u64,
+    pub session_lifetime_secs: u64,
+    pub activity_throttle_secs: u64,
+    pub totp_skew_steps: i64,
+    pub totp_issuer: String,
+    pub two_factor_remember_secs: u64,
+    pub two_factor_max_attempts: u64,
+    pub two_factor_attempts_window_secs: u64,
+    pub two_factor_password_fallback: bool,
+    pub max_body_bytes: usize,
+    pub event_retention_secs: u64,
+    pub event_poll_interval_ms: u64,
+    /// `auto` (JSON unless stderr is a terminal), `json` or `text`.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let service = ServiceConfig::default();
+        let two_factor = TwoFactorConfig::default();
+        Self {
+            listen: "127.0.0.1:3000".to_owned(),
+            database_url: "sqlite://sessions.db".to_owned(),
+            database_max_connections: 16,
+            database_timeout_ms: 3000,
+            migrate_on_start: None,
+            instance_id: None,
+            trusted_proxies: Vec::new(),
+            internal_api_token: None,
+            list_default_count: service.list_default_count,
+            list_max_count: service.list_max_count,
+            session_lifetime_secs: service.session_lifetime.as_secs(),
+            activity_throttle_secs: service.activity_throttle.as_secs(),
+            totp_skew_steps: two_factor.totp_skew_steps,
+            totp_issuer: two_factor.issuer,
+            two_factor_remember_secs: two_factor.remember_for.as_secs(),
+            two_factor_max_attempts: two_factor.max_failed_attempts,
+            two_factor_attempts_window_secs: two_factor.failed_attempts_window.as_secs(),
+            two_factor_password_fallback: two_factor.password_fallback,
+            max_body_bytes: 64 * 1024,
+            event_retention_secs: 7 * 24 * 3600,
+            event_poll_interval_ms: 200,
+            log_format: "auto".to_owned(),
+        }
+    }
+}
+
+// Secrets never reach a log line, even through `{:?}`.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = self.clone();
+        if shown.internal_api_token.is_some() {
+            shown.internal_api_token = Some("<redacted>".to_owned());
+        }
+        shown.database_url = redact_url_password(&shown.database_url);
+        f.write_str(&serde_json::to_string(&shown).unwrap_or_default())
+    }
+}
+
+fn redact_url_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("redacted"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(figment::Error::from(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment
+            .merge(Env::prefixed("SESSIONS_").split("__"))
+            .extract()
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+
+    pub fn migrates_on_start(&self) -> bool {
+        self.migrate_on_start.unwrap_or(self.is_sqlite())
+    }
+
+    pub fn service_config(&self) -> ServiceConfig {
+        let mut service = ServiceConfig {
+            list_default_count: self.list_default_count,
+            list_max_count: self.list_max_count.max(1),
+            session_lifetime: Duration::from_secs(self.session_lifetime_secs),
+            activity_throttle: Duration::from_secs(self.activity_throttle_secs),
+            two_factor: TwoFactorConfig {
+                totp_skew_steps: self.totp_skew_steps.max(0),
+                remember_for: Duration::from_secs(self.two_factor_remember_secs),
+                max_failed_attempts: self.two_factor_max_attempts,
+                failed_attempts_window: Duration::from_secs(self.two_factor_attempts_window_secs),
+                password_fallback: self.two_factor_password_fallback,
+                issuer: self.totp_issuer.clone(),
+            },
+            ..ServiceConfig::default()
+        };
+        if let Some(id) = self.instance_id.clone().filter(|id| !id.is_empty()) {
+            service.instance_id = id;
+        }
+        service
+    }
+
+    pub fn watch_settings(&self) -> WatchSettings {
+        WatchSettings {
+            poll_interval: Duration::from_millis(self.event_poll_interval_ms.max(10)),
+            ..WatchSettings::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let config = Config {
+            internal_api_token: Some("hunter2".into()),
+            database_url: "postgres://app:pa55word@db/sessions".into(),
+            ..Config::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("pa55word"), "{shown}");
+    }
+
+    #[test]
+    fn environment_overrides_file_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "sessions.toml",
+                "listen = \"0.0.0.0:8080\"\nlist_max_count = 20\n",
+            )?;
+            jail.set_env("SESSIONS_LIST_MAX_COUNT", "30");
+            jail.set_env("SESSIONS_DATABASE_URL", "postgres://x@y/z");
+            let config = Config::load(Some(Path::new("sessions.toml")))?;
+            assert_eq!(config.listen, "0.0.0.0:8080");
+            assert_eq!(config.list_max_count, 30);
+            assert_eq!(config.database_url, "postgres://x@y/z");
+            assert!(!config.migrates_on_start());
+            assert_eq!(config.two_factor_max_attempts, 5);
+            Ok(())
+        });
+    }
+}
