@@ -1,1 +1,35 @@
-//! Black-box tests.
+//! Black-box tests: each starts the real server on port 0 with a fresh database
+//! and talks to it over REST and gRPC. Every scenario runs on SQLite and on
+//! PostgreSQL.
+
+// A failed unwrap is a failed test, which is what a test should do.
+#![allow(clippy::unwrap_used)]
+
+/// Runs each named `async fn(Backend)` once on SQLite and once on PostgreSQL.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(sessions_testkit::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(sessions_testkit::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+mod admin;
+mod cli;
+mod grpc;
+mod info;
+mod internal;
+mod listing;
+mod login;
+mod logout;
+mod routing;

@@ -76,13 +76,26 @@ impl RestEdge {
 async fn handle(State(edge): State<RestEdge>, request: Request<Body>) -> Response {
     match edge.route_for(request.method(), request.uri().path()) {
         Ok(route) => edge.transcode(route, request).await,
-        Err(response) => response,
+        Err(RouteMiss::UnknownPath) => error_response(&DomainError::RouteNotFound),
+        Err(RouteMiss::OtherMethods(allow)) => {
+            let mut response = error_response(&DomainError::MethodNotAllowed);
+            if let Ok(value) = HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            response
+        }
     }
 }
 
+/// Why no route matched.
+enum RouteMiss {
+    UnknownPath,
+    /// The path exists with these methods (the `Allow` header).
+    OtherMethods(String),
+}
+
 impl RestEdge {
-    /// The route of a request, or the 404/405 answer.
-    fn route_for(&self, method: &http::Method, path: &str) -> Result<Route, Response> {
+    fn route_for(&self, method: &http::Method, path: &str) -> Result<Route, RouteMiss> {
         let same_path: Vec<&Route> = self
             .inner
             .routes
@@ -90,21 +103,18 @@ impl RestEdge {
             .filter(|r| r.path == path)
             .collect();
         if same_path.is_empty() {
-            return Err(error_response(&DomainError::RouteNotFound));
+            return Err(RouteMiss::UnknownPath);
         }
-        if let Some(route) = same_path.iter().find(|r| r.method == method) {
-            return Ok((*route).clone());
+        match same_path.iter().find(|r| r.method == method) {
+            Some(route) => Ok((*route).clone()),
+            None => Err(RouteMiss::OtherMethods(
+                same_path
+                    .iter()
+                    .map(|r| r.method.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )),
         }
-        let mut response = error_response(&DomainError::MethodNotAllowed);
-        let allow = same_path
-            .iter()
-            .map(|r| r.method.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        if let Ok(value) = HeaderValue::from_str(&allow) {
-            response.headers_mut().insert(header::ALLOW, value);
-        }
-        Err(response)
     }
 }
 

@@ -96,22 +96,24 @@ pub enum PermissionCommand {
     List,
 }
 
-/// Runs a command to completion; `shutdown` ends `serve`.
+/// Runs a command to completion, writing its output to `out`; `shutdown` ends
+/// `serve`.
 pub async fn run(
     command: Command,
     config: &Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     match command {
         Command::Serve => Server::build(config).await?.run(shutdown).await,
         Command::Migrate { down, steps } => migrate(config, down, steps).await,
         Command::User(command) => {
             let service = operator_service(config).await?;
-            user_command(&service, command).await
+            user_command(&service, command, out).await
         }
         Command::Permission(command) => {
             let service = operator_service(config).await?;
-            permission_command(&service, command).await
+            permission_command(&service, command, out).await
         }
     }
 }
@@ -142,8 +144,11 @@ async fn operator_service(config: &Config) -> anyhow::Result<SessionService> {
     ))
 }
 
-async fn user_command(service: &SessionService, command: UserCommand) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+async fn user_command(
+    service: &SessionService,
+    command: UserCommand,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     match command {
         UserCommand::Add(add) => {
             let user = service
@@ -221,8 +226,8 @@ fn read_password_from_stdin() -> anyhow::Result<String> {
 async fn permission_command(
     service: &SessionService,
     command: PermissionCommand,
+    out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
     let changed = match command {
         PermissionCommand::Grant { permission, role } => {
             service.grant_permission(&permission, &role).await?

@@ -104,20 +104,21 @@ fn redact_url_password(url: &str) -> String {
 
 impl Config {
     /// Defaults, then `file` if given, then the environment.
-    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             if !file.exists() {
-                return Err(figment::Error::from(format!(
+                return Err(Box::new(figment::Error::from(format!(
                     "config file {} does not exist",
                     file.display()
-                )));
+                ))));
             }
             figment = figment.merge(Toml::file(file));
         }
         figment
             .merge(Env::prefixed("SESSIONS_").split("__"))
             .extract()
+            .map_err(Box::new)
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -174,6 +175,8 @@ mod tests {
         assert!(!shown.contains("pa55word"), "{shown}");
     }
 
+    // figment's Jail API returns its large error type; nothing to box here.
+    #[allow(clippy::result_large_err)]
     #[test]
     fn environment_overrides_file_overrides_defaults() {
         figment::Jail::expect_with(|jail| {
@@ -183,7 +186,7 @@ mod tests {
             )?;
             jail.set_env("SESSIONS_LIST_MAX_COUNT", "30");
             jail.set_env("SESSIONS_DATABASE_URL", "postgres://x@y/z");
-            let config = Config::load(Some(Path::new("sessions.toml")))?;
+            let config = Config::load(Some(Path::new("sessions.toml"))).map_err(|e| *e)?;
             assert_eq!(config.listen, "0.0.0.0:8080");
             assert_eq!(config.list_max_count, 30);
             assert_eq!(config.database_url, "postgres://x@y/z");

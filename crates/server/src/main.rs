@@ -19,7 +19,8 @@ async fn main() -> std::process::ExitCode {
         }
     };
     telemetry::init(&config.log_format);
-    match cli::run(args.command, &config, shutdown_signal()).await {
+    let mut stdout = std::io::stdout();
+    match cli::run(args.command, &config, shutdown_signal(), &mut stdout).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = format!("{err:#}"), "sessionsd failed");

@@ -51,8 +51,8 @@ fn parse_sort(raw: &str, all_users: bool) -> DomainResult<Vec<(SortKey, SortDire
     let mut directions = Vec::with_capacity(entries.len());
     for (key, value) in &entries {
         let direction = match value.as_f64() {
-            Some(v) if v == 1.0 => SortDirection::Ascending,
-            Some(v) if v == -1.0 => SortDirection::Descending,
+            Some(1.0) => SortDirection::Ascending,
+            Some(-1.0) => SortDirection::Descending,
             _ => return Err(invalid()),
         };
         directions.push((key.as_str(), direction));

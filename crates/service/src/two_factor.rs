@@ -42,13 +42,12 @@ impl SessionService {
         caller: &Caller,
     ) -> DomainResult<()> {
         let now = self.now();
-        if let Some(trust) = &ctx.session.two_factor_trust {
-            if trust.until > now
-                && trust.ip == caller.client.ip
-                && trust.user_agent == caller.client.user_agent
-            {
-                return Ok(());
-            }
+        if let Some(trust) = &ctx.session.two_factor_trust
+            && trust.until > now
+            && trust.ip == caller.client.ip
+            && trust.user_agent == caller.client.user_agent
+        {
+            return Ok(());
         }
         let available_methods: Vec<String> = if ctx.user.totp_secret.is_some() {
             vec!["totp".to_owned()]

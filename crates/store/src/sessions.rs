@@ -258,7 +258,7 @@ impl SessionRepository for Store {
             .filter(
                 Condition::any()
                     .add(sessions::Column::LastActivityAt.is_null())
-                    .add(sessions::Column::LastActivityAt.lt(millis(stale_before))),
+                    .add(sessions::Column::LastActivityAt.lte(millis(stale_before))),
             )
             .exec(&self.db)
             .await

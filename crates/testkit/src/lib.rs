@@ -1,1 +1,311 @@
-//! placeholder
+//! Test helpers: start the real server on port 0 with a fresh SQLite or
+//! PostgreSQL database, a clock the test moves, and REST and gRPC clients.
+
+mod clock;
+mod database;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use serde_json::{Value, json};
+use sessions_proto::v1::{
+    self as pb, internal_sessions_service_client::InternalSessionsServiceClient,
+    sessions_service_client::SessionsServiceClient,
+};
+use sessions_server::{Config, Server};
+use tokio::sync::oneshot;
+use tonic::{
+    Request,
+    metadata::MetadataValue,
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
+
+pub use clock::ManualClock;
+pub use database::{Backend, TestDatabase, postgres_admin_url};
+
+/// The service credential every test server is configured with.
+pub const INTERNAL_TOKEN: &str = "test-internal-credential";
+/// The instance id every test server reports.
+pub const INSTANCE_ID: &str = "f0313fa9-ebe6-4a84-8580-3104f6a09988";
+/// Chrome 113 on Windows 10, the spec's example device.
+pub const CHROME_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/113.0.0.0 Safari/537.36";
+
+/// A running server with its own database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+    pub config: Config,
+    pub database: Arc<TestDatabase>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A user logged in over REST.
+#[derive(Debug, Clone)]
+pub struct LoggedIn {
+    pub user_id: String,
+    pub token: String,
+    pub session_id: String,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts a server after `adjust` has changed its configuration.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+        let database = Arc::new(TestDatabase::create(backend).await.expect("test database"));
+        Self::spawn_on(database, ManualClock::starting_at_default(), adjust).await
+    }
+
+    /// Starts a server on an existing database (a second replica, say).
+    pub async fn spawn_on(
+        database: Arc<TestDatabase>,
+        clock: Arc<ManualClock>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = Config {
+            listen: "127.0.0.1:0".to_owned(),
+            database_url: database.url().to_owned(),
+            migrate_on_start: Some(true),
+            internal_api_token: Some(INTERNAL_TOKEN.to_owned()),
+            database_max_connections: 5,
+            event_poll_interval_ms: 50,
+            instance_id: Some(INSTANCE_ID.to_owned()),
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let server = Server::build_with_clock(&config, clock.clone())
+            .await
+            .expect("server builds");
+        let addr = server.local_addr();
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let handle = tokio::spawn(server.run(async move {
+            let _ = stop.await;
+        }));
+        Self {
+            addr,
+            clock,
+            http: reqwest::Client::builder()
+                .user_agent(CHROME_UA)
+                .build()
+                .expect("http client"),
+            config,
+            database,
+            shutdown: Some(shutdown),
+            server: Some(handle),
+        }
+    }
+
+    /// Stops serving and waits for in-flight requests to finish.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// `Host` as the server sees it.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub async fn grpc(&self) -> SessionsServiceClient<Channel> {
+        SessionsServiceClient::new(self.channel().await)
+    }
+
+    pub async fn internal(
+        &self,
+    ) -> InternalSessionsServiceClient<InterceptedService<Channel, Bearer>> {
+        self.internal_with(INTERNAL_TOKEN).await
+    }
+
+    /// The internal client presenting `credential`.
+    pub async fn internal_with(
+        &self,
+        credential: &str,
+    ) -> InternalSessionsServiceClient<InterceptedService<Channel, Bearer>> {
+        InternalSessionsServiceClient::with_interceptor(
+            self.channel().await,
+            Bearer(format!("Bearer {credential}")),
+        )
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("grpc connects")
+    }
+
+    /// Creates an active user through the internal API; answers the id.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: Option<&str>,
+        roles: &[&str],
+    ) -> String {
+        let mut internal = self.internal().await;
+        let user = internal
+            .upsert_user(pb::UpsertUserRequest {
+                id: String::new(),
+                username: username.to_owned(),
+                name: format!("{username} name"),
+                roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+                active: true,
+            })
+            .await
+            .expect("upsert user")
+            .into_inner();
+        if let Some(password) = password {
+            internal
+                .set_password(pb::SetPasswordRequest {
+                    user_id: user.id.clone(),
+                    password: password.to_owned(),
+                })
+                .await
+                .expect("set password");
+        }
+        user.id
+    }
+
+    /// Enables TOTP with `secret` (raw bytes); answers the backup codes.
+    pub async fn enroll_totp(&self, user_id: &str, secret: &[u8]) -> Vec<String> {
+        self.internal()
+            .await
+            .enroll_totp(pb::EnrollTotpRequest {
+                user_id: user_id.to_owned(),
+                secret_base32: sessions_service::totp::encode_secret(secret),
+            })
+            .await
+            .expect("enroll totp")
+            .into_inner()
+            .backup_codes
+    }
+
+    /// The TOTP code of `secret` at the test clock's current step, shifted by
+    /// `steps`.
+    pub fn totp_code(&self, secret: &[u8], steps: i64) -> String {
+        let step = sessions_service::totp::step_at(self.clock.now_unix()) + steps;
+        sessions_service::totp::code_for_step(secret, step)
+    }
+
+    /// `POST /api/v1/login` with Chrome's User-Agent; panics unless 200.
+    pub async fn login(&self, username: &str, password: &str) -> LoggedIn {
+        self.login_as(username, password, CHROME_UA).await
+    }
+
+    pub async fn login_as(&self, username: &str, password: &str, user_agent: &str) -> LoggedIn {
+        let response = self
+            .http
+            .post(self.url("/api/v1/login"))
+            .header("user-agent", user_agent)
+            .json(&json!({"user": username, "password": password}))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(response.status().as_u16(), 200, "login of {username}");
+        let body: Value = response.json().await.expect("login body");
+        let user_id = body["data"]["userId"].as_str().expect("userId").to_owned();
+        let token = body["data"]["authToken"]
+            .as_str()
+            .expect("authToken")
+            .to_owned();
+        let session_id = self.session_of(&user_id, &token).await;
+        LoggedIn {
+            user_id,
+            token,
+            session_id,
+        }
+    }
+
+    /// The session id a token belongs to, from the internal Authenticate RPC.
+    pub async fn session_of(&self, user_id: &str, token: &str) -> String {
+        self.internal()
+            .await
+            .authenticate(pb::AuthenticateRequest {
+                user_id: user_id.to_owned(),
+                login_token: token.to_owned(),
+            })
+            .await
+            .expect("authenticate")
+            .into_inner()
+            .session
+            .expect("session")
+            .session_id
+    }
+
+    /// A GET as `who`, with extra headers; answers status and JSON body.
+    pub async fn get(&self, path: &str, who: &LoggedIn, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut request = self
+            .http
+            .get(self.url(path))
+            .header("x-user-id", &who.user_id)
+            .header("x-auth-token", &who.token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read(request.send().await.expect("get")).await
+    }
+
+    /// A POST of a JSON body as `who`, with extra headers.
+    pub async fn post(
+        &self,
+        path: &str,
+        who: &LoggedIn,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(self.url(path))
+            .header("x-user-id", &who.user_id)
+            .header("x-auth-token", &who.token)
+            .json(&body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read(request.send().await.expect("post")).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// Status and JSON body of a response; a body that is not JSON fails the test.
+pub async fn read(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text)
+        .with_context(|| format!("body is not JSON: {text}"))
+        .expect("json body");
+    (status, body)
+}
+
+/// Adds `authorization: Bearer ...` to internal calls.
+#[derive(Clone)]
+pub struct Bearer(String);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, tonic::Status> {
+        let value = MetadataValue::try_from(self.0.as_str())
+            .map_err(|_| tonic::Status::invalid_argument("bad credential"))?;
+        request.metadata_mut().insert("authorization", value);
+        Ok(request)
+    }
+}
