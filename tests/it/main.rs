@@ -32,4 +32,6 @@ mod internal;
 mod listing;
 mod login;
 mod logout;
+mod operations;
 mod routing;
+mod tracing_export;

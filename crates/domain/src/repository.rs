@@ -50,6 +50,8 @@ pub trait SessionRepository: Send + Sync {
     async fn find_session_by_token_hash(&self, token_hash: &str) -> DomainResult<Option<Session>>;
     async fn find_session(&self, session_id: &str) -> DomainResult<Option<SessionWithUser>>;
     async fn list_sessions(&self, query: &ListQuery) -> DomainResult<Page>;
+    /// Sessions neither logged out nor expired at `now`.
+    async fn count_active_sessions(&self, now: DateTime<Utc>) -> DomainResult<u64>;
     /// Sets logoutAt/logoutBy on an active session and appends the event, in one
     /// transaction. False if the session was already logged out.
     async fn logout_session(

@@ -2,9 +2,10 @@
 
 use std::pin::Pin;
 
+use futures::StreamExt;
 use sessions_proto::v1::{self as pb, internal_sessions_service_server::InternalSessionsService};
 use sessions_service::{ClientInfo, NewSessionInput, SessionService, UpsertUser, WatchSettings};
-use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
+use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
 use crate::{convert, error_table::to_status};
@@ -12,11 +13,23 @@ use crate::{convert, error_table::to_status};
 pub struct InternalApi {
     service: SessionService,
     watch: WatchSettings,
+    draining: tokio::sync::watch::Receiver<bool>,
 }
 
 impl InternalApi {
-    pub fn new(service: SessionService, watch: WatchSettings) -> Self {
-        Self { service, watch }
+    /// `draining` turns true when the server starts shutting down: event streams
+    /// then end, so watchers reconnect to another replica and the drain is not
+    /// held up by connections that never finish on their own.
+    pub fn new(
+        service: SessionService,
+        watch: WatchSettings,
+        draining: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            service,
+            watch,
+            draining,
+        }
     }
 }
 
@@ -284,10 +297,16 @@ impl InternalSessionsService for InternalApi {
     ) -> Result<Response<Self::WatchSessionEventsStream>, Status> {
         let after = request.get_ref().after_cursor;
         let events = self.service.watch_events(after, self.watch.clone());
-        let stream = ReceiverStream::new(events).map(|item| match item {
-            Ok(event) => Ok(convert::event(&event)),
-            Err(err) => Err(to_status(err)),
-        });
+        let mut draining = self.draining.clone();
+        let drained = async move {
+            let _ = draining.wait_for(|draining| *draining).await;
+        };
+        let stream = ReceiverStream::new(events)
+            .map(|item| match item {
+                Ok(event) => Ok(convert::event(&event)),
+                Err(err) => Err(to_status(err)),
+            })
+            .take_until(Box::pin(drained));
         Ok(Response::new(Box::pin(stream)))
     }
 }

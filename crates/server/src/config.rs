@@ -17,6 +17,10 @@ use sessions_service::{ServiceConfig, TwoFactorConfig, WatchSettings};
 pub struct Config {
     /// Address of the one listener (REST, gRPC and gRPC-web).
     pub listen: String,
+    /// Address of the admin listener: `/metrics`, `/healthz`, `/readyz`.
+    pub admin_listen: String,
+    /// On SIGTERM, in-flight requests get this long to finish.
+    pub shutdown_grace_secs: u64,
     /// `sqlite://FILE` or `postgres://USER@HOST/DB`.
     pub database_url: String,
     pub database_max_connections: u32,
@@ -55,6 +59,8 @@ impl Default for Config {
         let two_factor = TwoFactorConfig::default();
         Self {
             listen: "127.0.0.1:3000".to_owned(),
+            admin_listen: "127.0.0.1:9090".to_owned(),
+            shutdown_grace_secs: 20,
             database_url: "sqlite://sessions.db".to_owned(),
             database_max_connections: 16,
             database_timeout_ms: 3000,

@@ -1,9 +1,11 @@
 //! The session server as a library: `Server::build` binds the one listener and
 //! wires storage, service, gRPC and the REST edge; `run` serves until shutdown.
 
+mod admin;
 pub mod cli;
 mod client;
 pub mod config;
+mod observe;
 pub mod telemetry;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
@@ -23,7 +25,7 @@ use sessions_proto::{
 };
 use sessions_service::{IdGenerator, RandomIds, SessionService};
 use sessions_store::{Store, StoreOptions};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::watch};
 use tower::ServiceExt;
 
 pub use client::TrustedProxies;
@@ -67,13 +69,20 @@ pub fn build_service(
 /// A bound, wired server that has not started serving yet.
 pub struct Server {
     listener: TcpListener,
+    admin_listener: TcpListener,
     app: Router,
+    admin: Router,
     service: SessionService,
+    store: Store,
+    health: tonic_health::server::HealthReporter,
+    draining: watch::Sender<bool>,
     event_retention: Duration,
+    grace: Duration,
 }
 
 impl Server {
-    /// Binds `config.listen` (port 0 picks a free port) with the wall clock.
+    /// Binds `config.listen` and `config.admin_listen` (port 0 picks a free
+    /// port) with the wall clock.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         Self::build_with_clock(config, Arc::new(SystemClock)).await
     }
@@ -83,23 +92,46 @@ impl Server {
         // Compiling the user-agent regexes takes a moment; do it before serving.
         let warm_up = tokio::task::spawn_blocking(sessions_service::device::warm_up);
         let store = open_store(config, config.migrates_on_start()).await?;
-        let service = build_service(config, store, clock, Arc::new(RandomIds));
+        let service = build_service(config, store.clone(), clock, Arc::new(RandomIds));
         let trusted = TrustedProxies::parse(&config.trusted_proxies).map_err(anyhow::Error::msg)?;
+        let (draining, draining_rx) = watch::channel(false);
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<SessionsServiceServer<PublicApi>>()
+            .await;
+        health
+            .set_serving::<InternalSessionsServiceServer<InternalApi>>()
+            .await;
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .context("reflection service")?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .context("reflection service")?;
 
         let grpc_routes = tonic::service::Routes::new(SessionsServiceServer::new(PublicApi::new(
             service.clone(),
         )))
         .add_service(InternalSessionsServiceServer::with_interceptor(
-            InternalApi::new(service.clone(), config.watch_settings()),
+            InternalApi::new(service.clone(), config.watch_settings(), draining_rx),
             ServiceCredential::new(config.internal_api_token.clone()),
-        ));
-        let rest = RestEdge::new(
+        ))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+        let edge = RestEdge::new(
             FILE_DESCRIPTOR_SET,
             grpc_routes.clone(),
             config.max_body_bytes,
         )
-        .context("cannot build REST routes from the proto annotations")?
-        .into_router();
+        .context("cannot build REST routes from the proto annotations")?;
+        let known = known_paths(&edge)?;
+        let rest = edge.into_router();
         let grpc = grpc_routes
             .into_axum_router()
             .layer(tonic_web::GrpcWebLayer::new());
@@ -112,6 +144,7 @@ impl Server {
                 };
                 target.oneshot(request)
             }))
+            .layer(middleware::from_fn_with_state(known, observe::observe))
             .layer(middleware::from_fn_with_state(
                 trusted,
                 client::attach_client_info,
@@ -120,12 +153,21 @@ impl Server {
         let listener = TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let admin_listener = TcpListener::bind(&config.admin_listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.admin_listen))?;
         warm_up.await.context("user-agent parser warm-up")?;
         Ok(Self {
             listener,
+            admin_listener,
             app,
+            admin: admin::router(store.clone()),
             service,
+            store,
+            health,
+            draining,
             event_retention: Duration::from_secs(config.event_retention_secs),
+            grace: Duration::from_secs(config.shutdown_grace_secs),
         })
     }
 
@@ -135,33 +177,111 @@ impl Server {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
     pub fn service(&self) -> &SessionService {
         &self.service
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Serves until `shutdown` resolves, then drains: health turns NOT_SERVING,
+    /// event streams end, new connections are refused and in-flight requests get
+    /// the grace period to finish.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let pruner = tokio::spawn(prune_events_forever(
-            self.service.clone(),
-            self.event_retention,
-        ));
-        tracing::info!(address = %self.local_addr(), "serving REST, gRPC and gRPC-web");
-        let served = axum::serve(
-            self.listener,
-            self.app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
-        pruner.abort();
-        served.context("server failed")
+        let background = [
+            tokio::spawn(prune_events_forever(
+                self.service.clone(),
+                self.event_retention,
+            )),
+            tokio::spawn(admin::sample_gauges_forever(
+                self.service.clone(),
+                self.store.clone(),
+            )),
+        ];
+        tracing::info!(
+            address = %self.local_addr(),
+            admin_address = %self.admin_addr(),
+            "serving REST, gRPC and gRPC-web"
+        );
+        let stopping = self.draining.subscribe();
+        let drain_signal = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|draining| *draining).await;
+        };
+        let mut main = tokio::spawn(
+            axum::serve(
+                self.listener,
+                self.app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(drain_signal(stopping.clone()))
+            .into_future(),
+        );
+        let admin = tokio::spawn(
+            axum::serve(self.admin_listener, self.admin)
+                .with_graceful_shutdown(drain_signal(stopping))
+                .into_future(),
+        );
+
+        let outcome = tokio::select! {
+            () = shutdown => None,
+            finished = &mut main => Some(finished),
+        };
+        let result = match outcome {
+            Some(finished) => finished.context("server task")?.context("server failed"),
+            None => {
+                tracing::info!(grace_secs = self.grace.as_secs(), "draining");
+                self.health
+                    .set_not_serving::<SessionsServiceServer<PublicApi>>()
+                    .await;
+                self.health
+                    .set_not_serving::<InternalSessionsServiceServer<InternalApi>>()
+                    .await;
+                let _ = self.draining.send(true);
+                match tokio::time::timeout(self.grace, &mut main).await {
+                    Ok(finished) => finished.context("server task")?.context("server failed"),
+                    Err(_) => {
+                        tracing::warn!("grace period over; closing the remaining connections");
+                        main.abort();
+                        Ok(())
+                    }
+                }
+            }
+        };
+        admin.abort();
+        for task in background {
+            task.abort();
+        }
+        tracing::info!("stopped");
+        result
     }
 }
 
+/// Route labels for metrics: the REST routes and every gRPC method served.
+fn known_paths(edge: &RestEdge) -> anyhow::Result<observe::KnownPaths> {
+    let mut paths: std::collections::HashSet<String> = edge
+        .routes()
+        .iter()
+        .map(|route| route.path.clone())
+        .collect();
+    for descriptor_set in [FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
+        let pool =
+            prost_reflect::DescriptorPool::decode(descriptor_set).context("descriptor set")?;
+        for service in pool.services() {
+            for method in service.methods() {
+                paths.insert(format!("/{}/{}", service.full_name(), method.name()));
+            }
+        }
+    }
+    Ok(observe::KnownPaths(Arc::new(paths)))
+}
+
 /// gRPC and gRPC-web are told apart from REST by their content type.
-fn is_grpc(request: &Request<Body>) -> bool {
+pub(crate) fn is_grpc(request: &Request<Body>) -> bool {
     request
         .headers()
         .get(header::CONTENT_TYPE)

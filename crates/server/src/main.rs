@@ -18,7 +18,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    telemetry::init(&config.log_format);
+    let _telemetry = telemetry::init(&config.log_format);
     let mut stdout = std::io::stdout();
     match cli::run(args.command, &config, shutdown_signal(), &mut stdout).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -107,6 +107,11 @@ impl SessionService {
             .await
     }
 
+    /// Sessions neither logged out nor expired, for the active-sessions gauge.
+    pub async fn count_active_sessions(&self) -> DomainResult<u64> {
+        self.repo().count_active_sessions(self.now()).await
+    }
+
     /// Sets `lastActivityAt` unless it was set within the throttle window.
     pub async fn record_activity(&self, session_id: &str) -> DomainResult<bool> {
         let now = self.now();

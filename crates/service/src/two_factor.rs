@@ -125,6 +125,7 @@ impl SessionService {
             .count_two_factor_failures(&user.id, now - window)
             .await?;
         if failures >= settings.max_failed_attempts {
+            metrics::counter!("sessions_two_factor_lockouts_total").increment(1);
             return Ok(CodeCheck::TooManyAttempts);
         }
         let accepted = match method {
@@ -141,6 +142,8 @@ impl SessionService {
             Ok(CodeCheck::Accepted)
         } else {
             self.repo().record_two_factor_failure(&user.id, now).await?;
+            metrics::counter!("sessions_two_factor_failures_total", "method" => method.name())
+                .increment(1);
             tracing::info!(user_id = %user.id, method = method.name(), "wrong second-factor code");
             Ok(CodeCheck::Rejected)
         }

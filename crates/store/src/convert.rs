@@ -33,11 +33,14 @@ fn is_connection_error(err: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
-        // SQLSTATE class 08 (connection exception) and 57 (operator
-        // intervention, e.g. the server shutting down).
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+        // SQLSTATE classes of a database that cannot serve us right now: 08
+        // connection exception, 28 authorization, 3D the database is gone, 53
+        // insufficient resources, 57 operator intervention (shutting down).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            ["08", "28", "3D", "53", "57"]
+                .iter()
+                .any(|class| code.starts_with(class))
+        }),
         _ => false,
     }
 }

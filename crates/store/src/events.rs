@@ -39,6 +39,7 @@ pub(crate) async fn append_event<C: ConnectionTrait>(
 
 #[async_trait]
 impl EventRepository for Store {
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn events_after(&self, after: i64, limit: u64) -> DomainResult<Vec<SessionEvent>> {
         let rows = session_events::Entity::find()
             .filter(session_events::Column::Cursor.gt(after))
@@ -65,6 +66,7 @@ impl EventRepository for Store {
             .collect())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn prune_events(&self, before: DateTime<Utc>) -> DomainResult<u64> {
         let result = session_events::Entity::delete_many()
             .filter(session_events::Column::At.lt(millis(before)))

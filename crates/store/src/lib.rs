@@ -37,6 +37,14 @@ impl StoreOptions {
     }
 }
 
+/// A snapshot of the connection pool, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: usize,
+    pub max: u32,
+}
+
 /// The repositories of `sessions-domain`, implemented over one connection pool.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -95,6 +103,28 @@ impl Store {
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Connections open, idle, and the pool's maximum.
+    pub fn pool_stats(&self) -> PoolStats {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                PoolStats {
+                    size: pool.size(),
+                    idle: pool.num_idle(),
+                    max: pool.options().get_max_connections(),
+                }
+            }
+            _ => {
+                let pool = self.db.get_sqlite_connection_pool();
+                PoolStats {
+                    size: pool.size(),
+                    idle: pool.num_idle(),
+                    max: pool.options().get_max_connections(),
+                }
+            }
+        }
     }
 
     pub async fn close(self) -> DomainResult<()> {

@@ -19,6 +19,7 @@ fn from_row(row: permissions::Model) -> Permission {
 
 #[async_trait]
 impl PermissionRepository for Store {
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn find_permission(&self, id: &str) -> DomainResult<Option<Permission>> {
         let row = permissions::Entity::find_by_id(id.to_owned())
             .one(&self.db)
@@ -27,6 +28,7 @@ impl PermissionRepository for Store {
         Ok(row.map(from_row))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn list_permissions(&self) -> DomainResult<Vec<Permission>> {
         let rows = permissions::Entity::find()
             .order_by_asc(permissions::Column::Id)
@@ -36,6 +38,7 @@ impl PermissionRepository for Store {
         Ok(rows.into_iter().map(from_row).collect())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn save_permission(&self, permission: &Permission) -> DomainResult<()> {
         let row = permissions::ActiveModel {
             id: Set(permission.id.clone()),

@@ -89,6 +89,7 @@ fn sort_column(key: SortKey) -> sea_orm::sea_query::SimpleExpr {
 
 #[async_trait]
 impl SessionRepository for Store {
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn insert_session(&self, session: &Session, event: &NewEvent) -> DomainResult<()> {
         let txn = self.db.begin().await.map_err(map_db_error)?;
         sessions::Entity::insert(session_to_row(session).into_active_model())
@@ -99,6 +100,7 @@ impl SessionRepository for Store {
         txn.commit().await.map_err(map_db_error)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn find_session_by_token_hash(&self, token_hash: &str) -> DomainResult<Option<Session>> {
         let row = sessions::Entity::find()
             .filter(sessions::Column::LoginTokenHash.eq(token_hash))
@@ -108,6 +110,7 @@ impl SessionRepository for Store {
         Ok(row.map(session_from_row))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn find_session(&self, session_id: &str) -> DomainResult<Option<SessionWithUser>> {
         let row = sessions::Entity::find()
             .filter(sessions::Column::SessionId.eq(session_id))
@@ -118,6 +121,7 @@ impl SessionRepository for Store {
         Ok(row.map(|(session, user)| with_user(session, user)))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn list_sessions(&self, query: &ListQuery) -> DomainResult<Page> {
         let total = matching_sessions(query)
             .count(&self.db)
@@ -148,6 +152,17 @@ impl SessionRepository for Store {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
+    async fn count_active_sessions(&self, now: DateTime<Utc>) -> DomainResult<u64> {
+        sessions::Entity::find()
+            .filter(sessions::Column::LogoutAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(millis(now)))
+            .count(&self.db)
+            .await
+            .map_err(map_db_error)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn logout_session(
         &self,
         session_id: &str,
@@ -173,6 +188,7 @@ impl SessionRepository for Store {
         Ok(true)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn logout_user_sessions(
         &self,
         user_id: &str,
@@ -218,6 +234,7 @@ impl SessionRepository for Store {
         Ok(session_ids)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn set_two_factor_trust(
         &self,
         session_id: &str,
@@ -245,6 +262,7 @@ impl SessionRepository for Store {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn touch_activity(
         &self,
         session_id: &str,
@@ -266,6 +284,7 @@ impl SessionRepository for Store {
         Ok(result.rows_affected == 1)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn close_session(
         &self,
         session_id: &str,

@@ -16,6 +16,7 @@ use crate::{
 
 #[async_trait]
 impl UserRepository for Store {
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn find_user(&self, id: &str) -> DomainResult<Option<User>> {
         let row = users::Entity::find_by_id(id.to_owned())
             .one(&self.db)
@@ -24,6 +25,7 @@ impl UserRepository for Store {
         Ok(row.map(user_from_row))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn find_user_by_username(&self, username: &str) -> DomainResult<Option<User>> {
         let row = users::Entity::find()
             .filter(users::Column::Username.eq(username))
@@ -33,6 +35,7 @@ impl UserRepository for Store {
         Ok(row.map(user_from_row))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn list_users(&self) -> DomainResult<Vec<User>> {
         let rows = users::Entity::find()
             .order_by_asc(users::Column::Username)
@@ -42,6 +45,7 @@ impl UserRepository for Store {
         Ok(rows.into_iter().map(user_from_row).collect())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn upsert_user(&self, user: &User) -> DomainResult<()> {
         let row = users::ActiveModel {
             id: Set(user.id.clone()),
@@ -71,6 +75,7 @@ impl UserRepository for Store {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn set_password_hash(&self, user_id: &str, hash: Option<&str>) -> DomainResult<bool> {
         let result = users::Entity::update_many()
             .col_expr(
@@ -84,6 +89,7 @@ impl UserRepository for Store {
         Ok(result.rows_affected == 1)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn set_totp(
         &self,
         user_id: &str,
@@ -112,6 +118,7 @@ impl UserRepository for Store {
         Ok(true)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn replace_backup_codes(&self, user_id: &str, hashes: &[String]) -> DomainResult<bool> {
         let txn = self.db.begin().await.map_err(map_db_error)?;
         let exists = users::Entity::find_by_id(user_id.to_owned())
@@ -127,6 +134,7 @@ impl UserRepository for Store {
         Ok(true)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn claim_totp_step(&self, user_id: &str, step: i64) -> DomainResult<bool> {
         // One conditional update: two replicas racing on the same code cannot
         // both win.
@@ -144,6 +152,7 @@ impl UserRepository for Store {
         Ok(result.rows_affected == 1)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn consume_backup_code(&self, user_id: &str, code_hash: &str) -> DomainResult<bool> {
         let result = backup_codes::Entity::delete_many()
             .filter(backup_codes::Column::UserId.eq(user_id))
@@ -154,6 +163,7 @@ impl UserRepository for Store {
         Ok(result.rows_affected == 1)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn count_two_factor_failures(
         &self,
         user_id: &str,
@@ -167,6 +177,7 @@ impl UserRepository for Store {
             .map_err(map_db_error)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn record_two_factor_failure(
         &self,
         user_id: &str,
@@ -184,6 +195,7 @@ impl UserRepository for Store {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn clear_two_factor_failures(&self, user_id: &str) -> DomainResult<()> {
         two_factor_failures::Entity::delete_many()
             .filter(two_factor_failures::Column::UserId.eq(user_id))

@@ -34,6 +34,8 @@ pub const CHROME_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebK
 /// A running server with its own database.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The admin listener: metrics, liveness, readiness.
+    pub admin_addr: SocketAddr,
     pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
     pub config: Config,
@@ -69,6 +71,7 @@ impl TestApp {
     ) -> Self {
         let mut config = Config {
             listen: "127.0.0.1:0".to_owned(),
+            admin_listen: "127.0.0.1:0".to_owned(),
             database_url: database.url().to_owned(),
             migrate_on_start: Some(true),
             internal_api_token: Some(INTERNAL_TOKEN.to_owned()),
@@ -82,12 +85,14 @@ impl TestApp {
             .await
             .expect("server builds");
         let addr = server.local_addr();
+        let admin_addr = server.admin_addr();
         let (shutdown, stop) = oneshot::channel::<()>();
         let handle = tokio::spawn(server.run(async move {
             let _ = stop.await;
         }));
         Self {
             addr,
+            admin_addr,
             clock,
             http: reqwest::Client::builder()
                 .user_agent(CHROME_UA)
@@ -108,6 +113,10 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.admin_addr, path)
     }
 
     pub fn url(&self, path: &str) -> String {
