@@ -37,9 +37,14 @@ pub enum DomainError {
     /// `sort` names a key that cannot be sorted on.
     #[error("invalid sort keys")]
     InvalidSortKeys,
-    /// Too many requests; carries the seconds until the window resets.
+    /// Too many requests; carries the window's limit, the seconds until it
+    /// resets and that instant in Unix milliseconds (`X-RateLimit-Reset`).
     #[error("too many requests")]
-    RateLimited { limit: u32, retry_after_secs: u64 },
+    RateLimited {
+        limit: u32,
+        retry_after_secs: u64,
+        reset_at_ms: i64,
+    },
     /// Password login with an unknown user or a wrong password.
     #[error("login failed")]
     LoginFailed,
@@ -73,6 +78,31 @@ pub enum DomainError {
     /// Anything else; carries the cause for the log only.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl DomainError {
+    /// A short stable label, for audit entries and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated | Self::ServiceUnauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::TwoFactorRequired(_) | Self::LoginTwoFactorRequired => "totp-required",
+            Self::TwoFactorInvalid(_) | Self::LoginTwoFactorInvalid => "totp-invalid",
+            Self::TwoFactorMaxAttempts(_) | Self::LoginTwoFactorMaxAttempts => "totp-max-attempts",
+            Self::SessionNotFound | Self::NotFound(_) => "not-found",
+            Self::InvalidParams(_) | Self::InvalidSort(_) | Self::InvalidSortKeys => {
+                "invalid-params"
+            }
+            Self::RateLimited { .. } => "rate-limited",
+            Self::LoginFailed => "login-failed",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge => "payload-too-large",
+            Self::RouteNotFound => "route-not-found",
+            Self::MethodNotAllowed => "method-not-allowed",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
 }
 
 pub type DomainResult<T> = Result<T, DomainError>;

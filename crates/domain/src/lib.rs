@@ -9,9 +9,11 @@ mod repository;
 pub use clock::{Clock, SystemClock, format_timestamp};
 pub use error::{DomainError, DomainResult, TwoFactorFailure};
 pub use model::{
-    Device, EventKind, ListQuery, ListScope, NewEvent, Page, Permission, Session, SessionEvent,
-    SessionWithUser, SortDirection, SortKey, TwoFactorTrust, User, UserSummary,
+    AuditEntry, AuditRecord, Device, EventKind, ListQuery, ListScope, NewEvent, Page, Permission,
+    Session, SessionEvent, SessionWithUser, SortDirection, SortKey, TwoFactorTrust, User,
+    UserSummary,
 };
 pub use repository::{
-    EventRepository, PermissionRepository, Repository, SessionRepository, UserRepository,
+    AuditRepository, EventRepository, PermissionRepository, Repository, SessionRepository,
+    UserRepository,
 };

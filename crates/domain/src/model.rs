@@ -203,3 +203,25 @@ pub struct SessionEvent {
     pub cursor: i64,
     pub event: NewEvent,
 }
+
+/// One admin action: who did what to which record, when, from where, and how
+/// it ended (`ok` or the error type).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor_id: String,
+    /// `sessions.info.admin`, `sessions.list.all`, `sessions.logout`.
+    pub action: String,
+    /// The session id acted on, or the listing's filter.
+    pub target: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub outcome: String,
+}
+
+/// A stored audit entry with its id, increasing in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub entry: AuditEntry,
+}

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    DomainResult, ListQuery, NewEvent, Page, Permission, Session, SessionEvent, SessionWithUser,
-    TwoFactorTrust, User,
+    AuditEntry, AuditRecord, DomainResult, ListQuery, NewEvent, Page, Permission, Session,
+    SessionEvent, SessionWithUser, TwoFactorTrust, User,
 };
 
 #[async_trait]
@@ -107,13 +107,30 @@ pub trait EventRepository: Send + Sync {
     async fn prune_events(&self, before: DateTime<Utc>) -> DomainResult<u64>;
 }
 
+#[async_trait]
+pub trait AuditRepository: Send + Sync {
+    async fn append_audit(&self, entry: &AuditEntry) -> DomainResult<()>;
+    /// Entries with an id above `after`, oldest first, at most `limit`,
+    /// optionally of one actor.
+    async fn audit_after(
+        &self,
+        after: i64,
+        actor_id: Option<&str>,
+        limit: u64,
+    ) -> DomainResult<Vec<AuditRecord>>;
+}
+
 /// Everything the service stores, behind one handle.
 pub trait Repository:
-    UserRepository + SessionRepository + PermissionRepository + EventRepository
+    UserRepository + SessionRepository + PermissionRepository + EventRepository + AuditRepository
 {
 }
 
 impl<T> Repository for T where
-    T: UserRepository + SessionRepository + PermissionRepository + EventRepository
+    T: UserRepository
+        + SessionRepository
+        + PermissionRepository
+        + EventRepository
+        + AuditRepository
 {
 }

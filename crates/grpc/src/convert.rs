@@ -1,7 +1,7 @@
 //! Domain records into proto messages (`From`-style helpers kept at the edge).
 
 use sessions_domain::{
-    Device, EventKind, Session, SessionEvent, SessionWithUser, User, format_timestamp,
+    AuditRecord, Device, EventKind, Session, SessionEvent, SessionWithUser, User, format_timestamp,
 };
 use sessions_proto::v1 as pb;
 
@@ -111,5 +111,19 @@ pub(crate) fn event(stored: &SessionEvent) -> pb::SessionEvent {
         at: format_timestamp(stored.event.at),
         by: stored.event.by.clone().unwrap_or_default(),
         instance_id: stored.event.instance_id.clone(),
+    }
+}
+
+pub(crate) fn audit(record: &AuditRecord) -> pb::AuditEvent {
+    let e = &record.entry;
+    pb::AuditEvent {
+        id: record.id,
+        at: format_timestamp(e.at),
+        actor_id: e.actor_id.clone(),
+        action: e.action.clone(),
+        target: e.target.clone(),
+        ip: e.ip.clone(),
+        user_agent: e.user_agent.clone(),
+        outcome: e.outcome.clone(),
     }
 }

@@ -146,12 +146,11 @@ pub fn describe(err: &DomainError) -> ErrorDescription {
     };
     let headers = match err {
         E::RateLimited {
-            limit,
-            retry_after_secs,
+            limit, reset_at_ms, ..
         } => vec![
             ("X-RateLimit-Limit".to_owned(), limit.to_string()),
             ("X-RateLimit-Remaining".to_owned(), "0".to_owned()),
-            ("X-RateLimit-Reset".to_owned(), retry_after_secs.to_string()),
+            ("X-RateLimit-Reset".to_owned(), reset_at_ms.to_string()),
         ],
         _ => Vec::new(),
     };

@@ -288,6 +288,23 @@ impl InternalSessionsService for InternalApi {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(rpc = "ListAuditEvents"))]
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        let r = request.into_inner();
+        let limit = if r.limit <= 0 { 100 } else { r.limit as u64 };
+        let records = self
+            .service
+            .audit_log(r.after_id, Some(r.actor_id.as_str()), limit)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListAuditEventsResponse {
+            events: records.iter().map(convert::audit).collect(),
+        }))
+    }
+
     type WatchSessionEventsStream = EventStream;
 
     #[tracing::instrument(skip_all, fields(rpc = "WatchSessionEvents"))]

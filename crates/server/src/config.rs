@@ -8,7 +8,7 @@ use figment::{
     providers::{Env, Format, Serialized, Toml},
 };
 use serde::{Deserialize, Serialize};
-use sessions_service::{ServiceConfig, TwoFactorConfig, WatchSettings};
+use sessions_service::{RateLimitConfig, ServiceConfig, TwoFactorConfig, WatchSettings};
 
 /// Every setting; the field name is the TOML key, and `SESSIONS_` plus the
 /// upper-cased name is the environment variable.
@@ -47,6 +47,14 @@ pub struct Config {
     pub two_factor_attempts_window_secs: u64,
     pub two_factor_password_fallback: bool,
     pub max_body_bytes: usize,
+    /// Requests per window per client address and route (0: no limit).
+    pub rate_limit_requests: u32,
+    pub rate_limit_window_secs: u64,
+    /// Failed logins per window per username (0: no limit).
+    pub login_failures_per_user: u32,
+    pub login_failure_window_secs: u64,
+    /// Roles holding this permission are not rate limited.
+    pub rate_limit_exempt_permission: String,
     pub event_retention_secs: u64,
     pub event_poll_interval_ms: u64,
     /// `auto` (JSON unless stderr is a terminal), `json` or `text`.
@@ -57,6 +65,7 @@ impl Default for Config {
     fn default() -> Self {
         let service = ServiceConfig::default();
         let two_factor = TwoFactorConfig::default();
+        let rate_limit = RateLimitConfig::default();
         Self {
             listen: "127.0.0.1:3000".to_owned(),
             admin_listen: "127.0.0.1:9090".to_owned(),
@@ -79,6 +88,11 @@ impl Default for Config {
             two_factor_attempts_window_secs: two_factor.failed_attempts_window.as_secs(),
             two_factor_password_fallback: two_factor.password_fallback,
             max_body_bytes: 64 * 1024,
+            rate_limit_requests: rate_limit.requests,
+            rate_limit_window_secs: rate_limit.window.as_secs(),
+            login_failures_per_user: rate_limit.login_failures,
+            login_failure_window_secs: rate_limit.login_failure_window.as_secs(),
+            rate_limit_exempt_permission: rate_limit.exempt_permission,
             event_retention_secs: 7 * 24 * 3600,
             event_poll_interval_ms: 200,
             log_format: "auto".to_owned(),
@@ -148,6 +162,13 @@ impl Config {
                 failed_attempts_window: Duration::from_secs(self.two_factor_attempts_window_secs),
                 password_fallback: self.two_factor_password_fallback,
                 issuer: self.totp_issuer.clone(),
+            },
+            rate_limit: RateLimitConfig {
+                requests: self.rate_limit_requests,
+                window: Duration::from_secs(self.rate_limit_window_secs.max(1)),
+                login_failures: self.login_failures_per_user,
+                login_failure_window: Duration::from_secs(self.login_failure_window_secs.max(1)),
+                exempt_permission: self.rate_limit_exempt_permission.clone(),
             },
             ..ServiceConfig::default()
         };

@@ -14,6 +14,7 @@ pub struct ServiceConfig {
     /// RecordActivity writes at most once per this window per session.
     pub activity_throttle: Duration,
     pub two_factor: TwoFactorConfig,
+    pub rate_limit: crate::RateLimitConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +40,7 @@ impl Default for ServiceConfig {
             session_lifetime: Duration::from_secs(90 * 24 * 3600),
             activity_throttle: Duration::from_secs(60),
             two_factor: TwoFactorConfig::default(),
+            rate_limit: crate::RateLimitConfig::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Use cases of the session service: authentication, permissions, 2FA, sessions
 //! and users. Both the gRPC and the REST edge call these; the rules live here once.
 
+mod admin;
 mod auth;
 mod config;
 pub mod device;
@@ -9,6 +10,7 @@ mod ids;
 mod listing;
 mod login;
 mod public;
+mod rate_limit;
 pub mod roles;
 pub mod secrets;
 mod sessions;
@@ -27,6 +29,7 @@ pub use ids::{IdGenerator, RandomIds};
 pub use listing::ListParams;
 pub use login::{LoginInput, LoginOutcome};
 pub use public::Listing;
+pub use rate_limit::RateLimitConfig;
 pub use sessions::NewSessionInput;
 pub use users::{TotpEnrollment, UpsertUser};
 
@@ -82,6 +85,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     config: ServiceConfig,
+    requests: rate_limit::Windows,
+    login_failures: rate_limit::Windows,
 }
 
 impl SessionService {
@@ -97,6 +102,8 @@ impl SessionService {
                 clock,
                 ids,
                 config,
+                requests: rate_limit::Windows::default(),
+                login_failures: rate_limit::Windows::default(),
             }),
         }
     }
@@ -118,5 +125,33 @@ impl SessionService {
 
     fn ids(&self) -> &dyn IdGenerator {
         self.inner.ids.as_ref()
+    }
+
+    /// Counts a request of the caller's address on `route`; over the limit,
+    /// only a caller whose roles hold the exempt permission goes on.
+    pub(crate) async fn throttle(
+        &self,
+        caller: &Caller,
+        route: &'static str,
+    ) -> sessions_domain::DomainResult<()> {
+        let limits = &self.config().rate_limit;
+        let key = format!("{}|{route}", caller.client.ip);
+        let Err(limited) = self
+            .inner
+            .requests
+            .hit(key, limits.requests, limits.window, self.now())
+        else {
+            return Ok(());
+        };
+        if let Ok(ctx) = self.authenticate(caller).await
+            && self
+                .require_permission(&ctx.user, &limits.exempt_permission)
+                .await
+                .is_ok()
+        {
+            return Ok(());
+        }
+        tracing::info!(ip = %caller.client.ip, route, "rate limited");
+        Err(limited)
     }
 }

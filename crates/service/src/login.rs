@@ -3,7 +3,7 @@
 use sessions_domain::{DomainError, DomainResult, Session, User};
 
 use crate::{
-    ClientInfo, SessionService,
+    Caller, ClientInfo, SessionService,
     secrets::{hash_login_token, password_digest, verify_password_digest},
     two_factor::CodeCheck,
 };
@@ -27,8 +27,26 @@ pub struct LoginOutcome {
 
 impl SessionService {
     pub async fn login(&self, input: LoginInput) -> DomainResult<LoginOutcome> {
+        let caller = Caller {
+            client: input.client.clone(),
+            ..Caller::default()
+        };
+        self.throttle(&caller, "login").await?;
         if let Some(error) = input.param_error {
             return Err(DomainError::InvalidParams(error));
+        }
+        // Guessing one user's password is limited whatever address it comes from.
+        let limits = &self.config().rate_limit;
+        let user_key = input.username.to_lowercase();
+        let now = self.now();
+        if let Some(limited) = self.inner.login_failures.over(
+            &user_key,
+            limits.login_failures,
+            limits.login_failure_window,
+            now,
+        ) {
+            tracing::info!("login refused: too many failures for this user");
+            return Err(limited);
         }
         let user = if input.username.is_empty() {
             None
@@ -45,6 +63,12 @@ impl SessionService {
             Some(user) if verified && user.active && !input.password.is_empty() => user,
             _ => {
                 tracing::info!("login refused");
+                let _ = self.inner.login_failures.hit(
+                    user_key,
+                    limits.login_failures,
+                    limits.login_failure_window,
+                    now,
+                );
                 return Err(DomainError::LoginFailed);
             }
         };

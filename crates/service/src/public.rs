@@ -7,9 +7,6 @@ use sessions_domain::{
 
 use crate::{Caller, ListParams, SessionService, auth::require_session_id, listing::build_query};
 
-const VIEW_DEVICE_MANAGEMENT: &str = "view-device-management";
-const LOGOUT_DEVICE_MANAGEMENT: &str = "logout-device-management";
-
 /// A page of a listing with the parameters it used.
 #[derive(Debug, Clone)]
 pub struct Listing {
@@ -21,6 +18,7 @@ pub struct Listing {
 impl SessionService {
     /// A session of the caller, logged out or not (`sessions/info`).
     pub async fn my_session(&self, caller: &Caller, session_id: &str) -> DomainResult<Session> {
+        self.throttle(caller, "sessions/info").await?;
         let ctx = self.authenticate(caller).await?;
         let session_id = require_session_id(caller, session_id)?;
         self.repo()
@@ -31,50 +29,19 @@ impl SessionService {
             .ok_or(DomainError::SessionNotFound)
     }
 
-    /// Any user's active session (`sessions/info.admin`).
-    pub async fn admin_session(
-        &self,
-        caller: &Caller,
-        session_id: &str,
-    ) -> DomainResult<SessionWithUser> {
-        let ctx = self.authenticate(caller).await?;
-        self.require_permission(&ctx.user, VIEW_DEVICE_MANAGEMENT)
-            .await?;
-        let session_id = require_session_id(caller, session_id)?;
-        self.require_two_factor(&ctx, caller).await?;
-        self.active_session(session_id).await
-    }
-
     /// The caller's active sessions (`sessions/list`).
     pub async fn list_my_sessions(
         &self,
         caller: &Caller,
         params: &ListParams,
     ) -> DomainResult<crate::public::Listing> {
+        self.throttle(caller, "sessions/list").await?;
         let ctx = self.authenticate(caller).await?;
         self.list(caller, params, ListScope::User(ctx.user.id))
             .await
     }
 
-    /// Every user's active sessions (`sessions/list.all`).
-    pub async fn list_all_sessions(
-        &self,
-        caller: &Caller,
-        params: &ListParams,
-    ) -> DomainResult<Listing> {
-        let ctx = self.authenticate(caller).await?;
-        self.require_permission(&ctx.user, VIEW_DEVICE_MANAGEMENT)
-            .await?;
-        if let Some(error) = &caller.param_error {
-            return Err(DomainError::InvalidParams(error.clone()));
-        }
-        // Parameters are validated before the second factor is asked for.
-        build_query(params, ListScope::All, self.config(), self.now())?;
-        self.require_two_factor(&ctx, caller).await?;
-        self.list(caller, params, ListScope::All).await
-    }
-
-    async fn list(
+    pub(crate) async fn list(
         &self,
         caller: &Caller,
         params: &ListParams,
@@ -99,6 +66,7 @@ impl SessionService {
         caller: &Caller,
         session_id: &str,
     ) -> DomainResult<String> {
+        self.throttle(caller, "sessions/logout.me").await?;
         let ctx = self.authenticate(caller).await?;
         let session_id = require_session_id(caller, session_id)?;
         let found = self
@@ -112,22 +80,9 @@ impl SessionService {
         Ok(found.session.session_id)
     }
 
-    /// Logs out anyone's active session (`sessions/logout`), recording the
-    /// caller as `logoutBy` and emitting a force-logout event.
-    pub async fn logout_session(&self, caller: &Caller, session_id: &str) -> DomainResult<String> {
-        let ctx = self.authenticate(caller).await?;
-        self.require_permission(&ctx.user, LOGOUT_DEVICE_MANAGEMENT)
-            .await?;
-        let session_id = require_session_id(caller, session_id)?;
-        self.require_two_factor(&ctx, caller).await?;
-        let found = self.active_session(session_id).await?;
-        self.end_session(&found.session, &ctx.user.id, EventKind::ForceLogout)
-            .await?;
-        Ok(found.session.session_id)
-    }
-
     /// Logs out the calling session (`logout`).
     pub async fn logout(&self, caller: &Caller) -> DomainResult<()> {
+        self.throttle(caller, "logout").await?;
         let ctx = self.authenticate(caller).await?;
         if let Some(error) = &caller.param_error {
             return Err(DomainError::InvalidParams(error.clone()));
@@ -136,7 +91,7 @@ impl SessionService {
             .await
     }
 
-    async fn active_session(&self, session_id: &str) -> DomainResult<SessionWithUser> {
+    pub(crate) async fn active_session(&self, session_id: &str) -> DomainResult<SessionWithUser> {
         let now = self.now();
         self.repo()
             .find_session(session_id)
@@ -145,7 +100,12 @@ impl SessionService {
             .ok_or(DomainError::SessionNotFound)
     }
 
-    async fn end_session(&self, session: &Session, by: &str, kind: EventKind) -> DomainResult<()> {
+    pub(crate) async fn end_session(
+        &self,
+        session: &Session,
+        by: &str,
+        kind: EventKind,
+    ) -> DomainResult<()> {
         let event = self.event(kind, session, Some(by));
         let ended = self
             .repo()

@@ -3,6 +3,7 @@
 // The entity macros generate `pub` items; the modules themselves stay private.
 #![allow(unreachable_pub)]
 
+pub(crate) mod audit_events;
 pub(crate) mod backup_codes;
 pub(crate) mod permissions;
 pub(crate) mod session_events;
