@@ -11,8 +11,35 @@ use tonic::Code;
 
 on_both_databases!(
     users_are_managed_through_the_internal_api,
-    admin_actions_are_audited
+    admin_actions_are_audited,
+    totp_secrets_are_sealed_at_rest,
 );
+
+async fn totp_secrets_are_sealed_at_rest(backend: Backend) {
+    let key = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
+    let app = TestApp::spawn_with(backend, |c| c.totp_encryption_key = Some(key.into())).await;
+    let id = app.create_user("kim", Some("pw"), &["user"]).await;
+    let secret = b"12345678901234567890";
+    app.enroll_totp(&id, secret).await;
+    let db = sea_orm::Database::connect(app.database.url())
+        .await
+        .unwrap();
+    let row = sea_orm::ConnectionTrait::query_one_raw(
+        &db,
+        sea_orm::Statement::from_string(db.get_database_backend(), "SELECT totp_secret FROM users"),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let stored: String = row.try_get("", "totp_secret").unwrap();
+    assert!(stored.starts_with("v1:"), "{stored}");
+    assert!(!stored.contains("GEZDGNBVGY3TQOJQ"), "{stored}");
+    let code = app.totp_code(secret, 0);
+    assert_eq!(
+        login_status(&app, json!({"user": "kim", "password": "pw", "code": code})).await,
+        200
+    );
+}
 
 async fn login_status(app: &TestApp, body: serde_json::Value) -> u16 {
     read(

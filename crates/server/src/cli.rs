@@ -136,12 +136,7 @@ async fn migrate(config: &Config, down: bool, steps: Option<u32>) -> anyhow::Res
 
 async fn operator_service(config: &Config) -> anyhow::Result<SessionService> {
     let store = open_store(config, config.is_sqlite()).await?;
-    Ok(build_service(
-        config,
-        store,
-        Arc::new(SystemClock),
-        Arc::new(RandomIds),
-    ))
+    build_service(config, store, Arc::new(SystemClock), Arc::new(RandomIds))
 }
 
 async fn user_command(

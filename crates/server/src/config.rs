@@ -8,7 +8,9 @@ use figment::{
     providers::{Env, Format, Serialized, Toml},
 };
 use serde::{Deserialize, Serialize};
-use sessions_service::{RateLimitConfig, ServiceConfig, TwoFactorConfig, WatchSettings};
+use sessions_service::{
+    RateLimitConfig, SecretSealer, ServiceConfig, TwoFactorConfig, WatchSettings,
+};
 
 /// Every setting; the field name is the TOML key, and `SESSIONS_` plus the
 /// upper-cased name is the environment variable.
@@ -33,6 +35,9 @@ pub struct Config {
     pub instance_id: Option<String>,
     /// Proxies (IPs or CIDRs) whose X-Forwarded-For is believed.
     pub trusted_proxies: Vec<String>,
+    /// Base64 of 32 random bytes: TOTP secrets are sealed with it (AES-256-GCM).
+    /// Without it they are stored unsealed, with a warning at start-up.
+    pub totp_encryption_key: Option<String>,
     /// Secret of the internal gRPC API (`authorization: Bearer ...`); the
     /// internal API refuses every call while unset.
     pub internal_api_token: Option<String>,
@@ -77,6 +82,7 @@ impl Default for Config {
             instance_id: None,
             trusted_proxies: Vec::new(),
             internal_api_token: None,
+            totp_encryption_key: None,
             list_default_count: service.list_default_count,
             list_max_count: service.list_max_count,
             session_lifetime_secs: service.session_lifetime.as_secs(),
@@ -106,6 +112,9 @@ impl std::fmt::Debug for Config {
         let mut shown = self.clone();
         if shown.internal_api_token.is_some() {
             shown.internal_api_token = Some("<redacted>".to_owned());
+        }
+        if shown.totp_encryption_key.is_some() {
+            shown.totp_encryption_key = Some("<redacted>".to_owned());
         }
         shown.database_url = redact_url_password(&shown.database_url);
         f.write_str(&serde_json::to_string(&shown).unwrap_or_default())
@@ -149,8 +158,11 @@ impl Config {
         self.migrate_on_start.unwrap_or(self.is_sqlite())
     }
 
-    pub fn service_config(&self) -> ServiceConfig {
+    /// The service's tunables; fails on a malformed TOTP encryption key.
+    pub fn service_config(&self) -> Result<ServiceConfig, String> {
+        let sealer = SecretSealer::new(self.totp_encryption_key.as_deref())?;
         let mut service = ServiceConfig {
+            sealer,
             list_default_count: self.list_default_count,
             list_max_count: self.list_max_count.max(1),
             session_lifetime: Duration::from_secs(self.session_lifetime_secs),
@@ -175,7 +187,7 @@ impl Config {
         if let Some(id) = self.instance_id.clone().filter(|id| !id.is_empty()) {
             service.instance_id = id;
         }
-        service
+        Ok(service)
     }
 
     pub fn watch_settings(&self) -> WatchSettings {
@@ -194,11 +206,13 @@ mod tests {
     fn debug_output_hides_secrets() {
         let config = Config {
             internal_api_token: Some("hunter2".into()),
+            totp_encryption_key: Some("c2VjcmV0LWtleS1tYXRlcmlhbA==".into()),
             database_url: "postgres://app:pa55word@db/sessions".into(),
             ..Config::default()
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("c2VjcmV0LWtleS1tYXRlcmlhbA"), "{shown}");
         assert!(!shown.contains("pa55word"), "{shown}");
     }
 

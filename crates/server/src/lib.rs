@@ -62,8 +62,17 @@ pub fn build_service(
     store: Store,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
-) -> SessionService {
-    SessionService::new(Arc::new(store), clock, ids, config.service_config())
+) -> anyhow::Result<SessionService> {
+    let service_config = config.service_config().map_err(anyhow::Error::msg)?;
+    if !service_config.sealer.is_keyed() {
+        tracing::warn!("TOTP secrets are stored unsealed; set SESSIONS_TOTP_ENCRYPTION_KEY");
+    }
+    Ok(SessionService::new(
+        Arc::new(store),
+        clock,
+        ids,
+        service_config,
+    ))
 }
 
 /// A bound, wired server that has not started serving yet.
@@ -92,7 +101,7 @@ impl Server {
         // Compiling the user-agent regexes takes a moment; do it before serving.
         let warm_up = tokio::task::spawn_blocking(sessions_service::device::warm_up);
         let store = open_store(config, config.migrates_on_start()).await?;
-        let service = build_service(config, store.clone(), clock, Arc::new(RandomIds));
+        let service = build_service(config, store.clone(), clock, Arc::new(RandomIds))?;
         let trusted = TrustedProxies::parse(&config.trusted_proxies).map_err(anyhow::Error::msg)?;
         let (draining, draining_rx) = watch::channel(false);
 

@@ -15,6 +15,8 @@ pub struct ServiceConfig {
     pub activity_throttle: Duration,
     pub two_factor: TwoFactorConfig,
     pub rate_limit: crate::RateLimitConfig,
+    /// Seals TOTP secrets at rest.
+    pub sealer: crate::SecretSealer,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +43,7 @@ impl Default for ServiceConfig {
             activity_throttle: Duration::from_secs(60),
             two_factor: TwoFactorConfig::default(),
             rate_limit: crate::RateLimitConfig::default(),
+            sealer: crate::SecretSealer::unkeyed(),
         }
     }
 }

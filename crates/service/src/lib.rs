@@ -12,6 +12,7 @@ mod login;
 mod public;
 mod rate_limit;
 pub mod roles;
+mod sealing;
 pub mod secrets;
 mod sessions;
 pub mod totp;
@@ -30,6 +31,7 @@ pub use listing::ListParams;
 pub use login::{LoginInput, LoginOutcome};
 pub use public::Listing;
 pub use rate_limit::RateLimitConfig;
+pub use sealing::SecretSealer;
 pub use sessions::NewSessionInput;
 pub use users::{TotpEnrollment, UpsertUser};
 

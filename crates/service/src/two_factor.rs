@@ -162,7 +162,17 @@ impl SessionService {
                 .consume_backup_code(&user.id, &hash_backup_code(&user.id, code))
                 .await;
         }
-        let Some(secret) = user.totp_secret.as_deref().and_then(totp::decode_secret) else {
+        let Some(stored) = user.totp_secret.as_deref() else {
+            return Ok(false);
+        };
+        let Some(secret) = self
+            .config()
+            .sealer
+            .open(&user.id, stored)
+            .as_deref()
+            .and_then(totp::decode_secret)
+        else {
+            tracing::error!(user_id = %user.id, "stored TOTP secret cannot be opened (wrong or missing key)");
             return Ok(false);
         };
         let skew = self.config().two_factor.totp_skew_steps;

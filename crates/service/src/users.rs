@@ -139,10 +139,15 @@ impl SessionService {
             None => self.ids().totp_secret(),
         };
         let (codes, hashes) = self.new_backup_codes(&user.id);
-        let encoded = totp::encode_secret(&secret);
+        // Stored sealed under the configured key, bound to the user.
+        let sealed = self
+            .config()
+            .sealer
+            .seal(&user.id, &totp::encode_secret(&secret))
+            .map_err(DomainError::Internal)?;
         if !self
             .repo()
-            .set_totp(&user.id, Some(&encoded), &hashes)
+            .set_totp(&user.id, Some(&sealed), &hashes)
             .await?
         {
             return Err(DomainError::NotFound("user"));
