@@ -54,3 +54,57 @@ async fn unknown_paths_and_methods_answer_json(backend: Backend) {
         )
     );
 }
+
+/// Slow or oversized clients are cut off instead of pinning a connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_oversized_clients_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.header_read_timeout_secs = 1;
+        c.max_header_bytes = 8192;
+    })
+    .await;
+    // Half a request head, then silence: the server closes the connection.
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    slow.write_all(b"GET /api/v1/sessions/list HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut buffer),
+    )
+    .await;
+    assert!(closed.is_ok(), "the connection was still open after 5 s");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+
+    let response = app
+        .http
+        .get(app.url("/api/v1/sessions/list"))
+        .header("x-padding", "p".repeat(20_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 431);
+
+    app.create_user("rod", Some("pw"), &["user"]).await;
+    let rod = app.login("rod", "pw").await;
+    let long = "s".repeat(2000);
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/sessions/info?sessionId={long}"),
+            &rod,
+            &[]
+        )
+        .await,
+        (
+            400,
+            json!({
+                "success": false,
+                "error": "must NOT have more than 1024 characters [invalid-params]",
+                "errorType": "invalid-params"
+            })
+        )
+    );
+}

@@ -99,10 +99,22 @@ fn is_numeric(kind: &Kind) -> bool {
     )
 }
 
+/// Longest string parameter accepted: ids, filters, passwords and codes are
+/// all far shorter, and a bound keeps hostile input out of queries and logs.
+pub(crate) const MAX_STRING_CHARS: usize = 1024;
+
+fn bounded(text: &str) -> Result<Value, &'static str> {
+    if text.chars().count() > MAX_STRING_CHARS {
+        Err("must NOT have more than 1024 characters")
+    } else {
+        Ok(Value::String(text.to_owned()))
+    }
+}
+
 fn coerce_text(field: &FieldDescriptor, raw: &str) -> Result<Value, &'static str> {
     let kind = field.kind();
     match kind {
-        Kind::String => Ok(Value::String(raw.to_owned())),
+        Kind::String => bounded(raw),
         Kind::Bool => match raw {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
@@ -119,7 +131,7 @@ fn coerce_text(field: &FieldDescriptor, raw: &str) -> Result<Value, &'static str
 fn coerce_json(field: &FieldDescriptor, json: &Json) -> Result<Value, &'static str> {
     let kind = field.kind();
     match (&kind, json) {
-        (Kind::String, Json::String(s)) => Ok(Value::String(s.clone())),
+        (Kind::String, Json::String(s)) => bounded(s),
         (Kind::String, _) => Err("must be string"),
         (Kind::Bool, Json::Bool(b)) => Ok(Value::Bool(*b)),
         (Kind::Bool, _) => Err("must be boolean"),
@@ -183,6 +195,13 @@ mod tests {
         let extra = from_json_body(&logout, br#"{"sessionId":"a","x":1}"#);
         assert_eq!(extra.param_error.as_deref(), Some(EXTRA));
         assert!(from_json_body(&logout, b"").param_error.is_none());
+        let long = format!(r#"{{"sessionId":"{}"}}"#, "x".repeat(MAX_STRING_CHARS + 1));
+        assert_eq!(
+            from_json_body(&logout, long.as_bytes())
+                .param_error
+                .as_deref(),
+            Some("must NOT have more than 1024 characters")
+        );
         assert_eq!(
             from_json_body(&logout, b"[1]").param_error.as_deref(),
             Some("must be object")

@@ -23,6 +23,15 @@ pub struct Config {
     pub admin_listen: String,
     /// On SIGTERM, in-flight requests get this long to finish.
     pub shutdown_grace_secs: u64,
+    /// Longest time to answer a request (503 / DEADLINE_EXCEEDED after).
+    pub request_timeout_secs: u64,
+    /// A client must send a request's headers within this long.
+    pub header_read_timeout_secs: u64,
+    /// Largest request head accepted.
+    pub max_header_bytes: usize,
+    /// HTTP/2 pings an idle peer this often and drops it when unanswered.
+    pub http2_keep_alive_secs: u64,
+    pub http2_max_streams: u32,
     /// `sqlite://FILE` or `postgres://USER@HOST/DB`.
     pub database_url: String,
     pub database_max_connections: u32,
@@ -75,6 +84,11 @@ impl Default for Config {
             listen: "127.0.0.1:3000".to_owned(),
             admin_listen: "127.0.0.1:9090".to_owned(),
             shutdown_grace_secs: 20,
+            request_timeout_secs: 30,
+            header_read_timeout_secs: 10,
+            max_header_bytes: 16 * 1024,
+            http2_keep_alive_secs: 30,
+            http2_max_streams: 256,
             database_url: "sqlite://sessions.db".to_owned(),
             database_max_connections: 16,
             database_timeout_ms: 3000,

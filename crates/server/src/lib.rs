@@ -5,6 +5,7 @@ mod admin;
 pub mod cli;
 mod client;
 pub mod config;
+mod listener;
 mod observe;
 pub mod telemetry;
 
@@ -85,6 +86,7 @@ pub struct Server {
     store: Store,
     health: tonic_health::server::HealthReporter,
     draining: watch::Sender<bool>,
+    limits: listener::ConnectionLimits,
     event_retention: Duration,
     grace: Duration,
 }
@@ -153,6 +155,10 @@ impl Server {
                 };
                 target.oneshot(request)
             }))
+            .layer(middleware::from_fn_with_state(
+                Duration::from_secs(config.request_timeout_secs.max(1)),
+                observe::deadline,
+            ))
             .layer(middleware::from_fn_with_state(known, observe::observe))
             .layer(middleware::from_fn_with_state(
                 trusted,
@@ -175,6 +181,12 @@ impl Server {
             store,
             health,
             draining,
+            limits: listener::ConnectionLimits {
+                header_read_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+                max_header_bytes: config.max_header_bytes,
+                http2_keep_alive: Duration::from_secs(config.http2_keep_alive_secs.max(1)),
+                http2_max_streams: config.http2_max_streams.max(1),
+            },
             event_retention: Duration::from_secs(config.event_retention_secs),
             grace: Duration::from_secs(config.shutdown_grace_secs),
         })
@@ -222,14 +234,12 @@ impl Server {
         let drain_signal = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|draining| *draining).await;
         };
-        let mut main = tokio::spawn(
-            axum::serve(
-                self.listener,
-                self.app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(drain_signal(stopping.clone()))
-            .into_future(),
-        );
+        let mut main = tokio::spawn(listener::serve(
+            self.listener,
+            self.app,
+            self.limits,
+            stopping.clone(),
+        ));
         let admin = tokio::spawn(
             axum::serve(self.admin_listener, self.admin)
                 .with_graceful_shutdown(drain_signal(stopping))
@@ -241,7 +251,7 @@ impl Server {
             finished = &mut main => Some(finished),
         };
         let result = match outcome {
-            Some(finished) => finished.context("server task")?.context("server failed"),
+            Some(finished) => finished.context("server task"),
             None => {
                 tracing::info!(grace_secs = self.grace.as_secs(), "draining");
                 self.health
@@ -252,7 +262,7 @@ impl Server {
                     .await;
                 let _ = self.draining.send(true);
                 match tokio::time::timeout(self.grace, &mut main).await {
-                    Ok(finished) => finished.context("server task")?.context("server failed"),
+                    Ok(finished) => finished.context("server task"),
                     Err(_) => {
                         tracing::warn!("grace period over; closing the remaining connections");
                         main.abort();

@@ -10,6 +10,9 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{is_grpc, telemetry::remote_context};
 
+use sessions_domain::DomainError;
+use sessions_grpc::error_table;
+
 /// Paths worth a label of their own; anything else is `unmatched`, so a client
 /// cannot blow up the metrics' cardinality with made-up paths.
 #[derive(Clone, Default)]
@@ -68,4 +71,39 @@ pub(crate) async fn observe(
     metrics::histogram!("sessions_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// Bounds the time to a response (for streams: to their first headers). A
+/// request past it is answered, never left hanging: 503 with the spec's body
+/// for REST, DEADLINE_EXCEEDED for gRPC.
+pub(crate) async fn deadline(
+    State(limit): State<std::time::Duration>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let grpc = is_grpc(&request);
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(limit_secs = limit.as_secs_f64(), "request timed out");
+            if grpc {
+                tonic::Status::deadline_exceeded("the request took too long").into_http::<Body>()
+            } else {
+                let description =
+                    error_table::describe(&DomainError::Unavailable("request timeout".to_owned()));
+                let mut response = Response::new(Body::from(description.body.to_string()));
+                *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+                let headers = response.headers_mut();
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+                headers.insert(
+                    http::header::CACHE_CONTROL,
+                    http::HeaderValue::from_static("no-store"),
+                );
+                response
+            }
+        }
+    }
 }
