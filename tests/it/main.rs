@@ -25,7 +25,9 @@ macro_rules! on_both_databases {
 }
 
 mod admin;
+mod binary;
 mod cli;
+mod faults;
 mod grpc;
 mod info;
 mod internal;
@@ -35,5 +37,6 @@ mod login;
 mod logout;
 mod operations;
 mod routing;
+mod secrets;
 mod tracing_export;
 mod users;

@@ -3,12 +3,7 @@
 //! trace, and no secret becomes a span attribute. Runs the real binary, since
 //! the tracing subscriber is process-wide.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::sync::{Arc, Mutex};
 
 use opentelemetry_proto::tonic::{
     collector::trace::v1::{
@@ -19,6 +14,8 @@ use opentelemetry_proto::tonic::{
 };
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
+
+use crate::binary::Sessionsd;
 
 /// An in-process OTLP collector that keeps every span it receives.
 #[derive(Clone, Default)]
@@ -42,13 +39,6 @@ impl TraceService for Receiver {
     }
 }
 
-/// `target/debug/sessionsd`, built alongside this test binary.
-fn sessionsd() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join("sessionsd")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_continue_the_callers_trace_down_to_storage() {
     let receiver = Receiver::default();
@@ -60,45 +50,16 @@ async fn spans_continue_the_callers_trace_down_to_storage() {
             .serve_with_incoming(TcpListenerStream::new(listener)),
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(sessionsd())
-        .arg("serve")
-        .env("SESSIONS_LISTEN", "127.0.0.1:0")
-        .env("SESSIONS_ADMIN_LISTEN", "127.0.0.1:0")
-        .env(
-            "SESSIONS_DATABASE_URL",
-            format!("sqlite://{}/s.db", dir.path().display()),
-        )
-        .env("SESSIONS_LOG_FORMAT", "json")
-        .env("RUST_LOG", "trace")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
-        .env("OTEL_SERVICE_NAME", "sessions-under-test")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("sessionsd starts (is it built? cargo test --workspace builds it)");
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let (address_tx, address_rx) = std::sync::mpsc::channel();
-    let log = Arc::new(Mutex::new(String::new()));
-    let log_writer = Arc::clone(&log);
-    std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            if let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line)
-                && let Some(address) = entry["fields"]["address"].as_str()
-            {
-                let _ = address_tx.send(address.to_owned());
-            }
-            log_writer.lock().unwrap().push_str(&line);
-        }
-    });
-    let address = address_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("server announces its address");
+    let server = Sessionsd::serve(&[
+        ("RUST_LOG", "trace".to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}")),
+        ("OTEL_SERVICE_NAME", "sessions-under-test".to_owned()),
+    ]);
 
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let secret = "hunter2-never-in-a-span";
     let response = reqwest::Client::new()
-        .post(format!("http://{address}/api/v1/login"))
+        .post(server.url("/api/v1/login"))
         .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
         .json(&serde_json::json!({"user": "nobody", "password": secret, "code": "123456"}))
         .send()
@@ -107,16 +68,7 @@ async fn spans_continue_the_callers_trace_down_to_storage() {
     assert_eq!(response.status().as_u16(), 401);
 
     // SIGTERM drains and flushes the exporter.
-    let killed = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let exit = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let (exit, log) = server.terminate().await;
     assert!(exit.success(), "sessionsd exit: {exit:?}");
 
     let spans = receiver.spans.lock().unwrap().clone();
@@ -135,7 +87,6 @@ async fn spans_continue_the_callers_trace_down_to_storage() {
             "{rendered}"
         );
     }
-    let log = log.lock().unwrap();
     assert!(!log.contains(secret), "the password reached a log line");
 }
 

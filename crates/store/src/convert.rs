@@ -35,9 +35,10 @@ fn is_connection_error(err: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed => true,
         // SQLSTATE classes of a database that cannot serve us right now: 08
         // connection exception, 28 authorization, 3D the database is gone, 53
-        // insufficient resources, 57 operator intervention (shutting down).
+        // insufficient resources, 55 not accepting connections / lock not
+        // available, 57 operator intervention (shutting down).
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            ["08", "28", "3D", "53", "57"]
+            ["08", "28", "3D", "53", "55", "57"]
                 .iter()
                 .any(|class| code.starts_with(class))
         }),

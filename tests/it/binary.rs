@@ -1,0 +1,96 @@
+//! Runs the real `sessionsd` binary as a child process, for what is
+//! process-wide (the tracing subscriber, signals): its address comes from its
+//! JSON log, and its whole log is kept for inspection.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+pub struct Sessionsd {
+    child: Child,
+    pub address: String,
+    log: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+/// `target/debug/sessionsd`, built alongside this test binary.
+fn executable() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join("sessionsd")
+}
+
+impl Sessionsd {
+    /// Starts `sessionsd serve` on a fresh SQLite file with `env` added.
+    pub fn serve(env: &[(&str, String)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = Command::new(executable());
+        command
+            .arg("serve")
+            .env("SESSIONS_LISTEN", "127.0.0.1:0")
+            .env("SESSIONS_ADMIN_LISTEN", "127.0.0.1:0")
+            .env(
+                "SESSIONS_DATABASE_URL",
+                format!("sqlite://{}/s.db", dir.path().display()),
+            )
+            .env("SESSIONS_LOG_FORMAT", "json")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command
+            .spawn()
+            .expect("sessionsd starts (cargo test --workspace builds it)");
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        let log = Arc::new(Mutex::new(String::new()));
+        let writer = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let Some(address) = entry["fields"]["address"].as_str()
+                {
+                    let _ = address_tx.send(address.to_owned());
+                }
+                let mut log = writer.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let address = address_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("sessionsd announces its address");
+        Self {
+            child,
+            address,
+            log,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// SIGTERM, then waits for the exit; answers the exit status and the log.
+    pub async fn terminate(mut self) -> (ExitStatus, String) {
+        let killed = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let mut child = self.child;
+        let status = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        // Let the reader thread drain what the process wrote last.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let log = self.log.lock().unwrap().clone();
+        (status, log)
+    }
+}
