@@ -9,9 +9,9 @@ use std::{
     time::Duration,
 };
 
-pub struct Sessionsd {
+pub(crate) struct Sessionsd {
     child: Child,
-    pub address: String,
+    pub(crate) address: String,
     log: Arc<Mutex<String>>,
     _dir: tempfile::TempDir,
 }
@@ -24,7 +24,7 @@ fn executable() -> std::path::PathBuf {
 
 impl Sessionsd {
     /// Starts `sessionsd serve` on a fresh SQLite file with `env` added.
-    pub fn serve(env: &[(&str, String)]) -> Self {
+    pub(crate) fn serve(env: &[(&str, String)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut command = Command::new(executable());
         command
@@ -71,12 +71,12 @@ impl Sessionsd {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.address, path)
     }
 
     /// SIGTERM, then waits for the exit; answers the exit status and the log.
-    pub async fn terminate(mut self) -> (ExitStatus, String) {
+    pub(crate) async fn terminate(self) -> (ExitStatus, String) {
         let killed = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
