@@ -108,3 +108,39 @@ async fn slow_and_oversized_clients_are_cut_off() {
         )
     );
 }
+
+/// Browsers on an allowed origin get CORS answers, preflight included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_origins_get_cors_headers() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.cors_allowed_origins = vec!["https://chat.example.com".into()]
+    })
+    .await;
+    let preflight = app
+        .http
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/sessions/list"))
+        .header("origin", "https://chat.example.com")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "x-user-id,x-auth-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status().as_u16(), 200);
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://chat.example.com"
+    );
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(allowed.contains("x-auth-token"), "{allowed}");
+    let other = app
+        .http
+        .get(app.url("/api/v1/sessions/list"))
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}

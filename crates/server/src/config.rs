@@ -42,6 +42,9 @@ pub struct Config {
     pub migrate_on_start: Option<bool>,
     /// This instance's UUID; random per process when unset.
     pub instance_id: Option<String>,
+    /// Browser origins allowed to call REST and gRPC-web (`*` for any); none
+    /// by default, so browsers need the same origin.
+    pub cors_allowed_origins: Vec<String>,
     /// Proxies (IPs or CIDRs) whose X-Forwarded-For is believed.
     pub trusted_proxies: Vec<String>,
     /// Base64 of 32 random bytes: TOTP secrets are sealed with it (AES-256-GCM).
@@ -94,6 +97,7 @@ impl Default for Config {
             database_timeout_ms: 3000,
             migrate_on_start: None,
             instance_id: None,
+            cors_allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             internal_api_token: None,
             totp_encryption_key: None,

@@ -163,7 +163,8 @@ impl Server {
             .layer(middleware::from_fn_with_state(
                 trusted,
                 client::attach_client_info,
-            ));
+            ))
+            .layer(cors(&config.cors_allowed_origins)?);
 
         let listener = TcpListener::bind(&config.listen)
             .await
@@ -278,6 +279,46 @@ impl Server {
         tracing::info!("stopped");
         result
     }
+}
+
+/// CORS for browsers calling REST and gRPC-web from another origin; the
+/// identity headers and gRPC-web's trailers must be allowed through.
+fn cors(origins: &[String]) -> anyhow::Result<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let layer = CorsLayer::new()
+        .allow_methods([http::Method::GET, http::Method::POST, http::Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("x-user-id"),
+            header::HeaderName::from_static("x-auth-token"),
+            header::HeaderName::from_static("x-2fa-code"),
+            header::HeaderName::from_static("x-2fa-method"),
+            header::HeaderName::from_static("x-grpc-web"),
+            header::HeaderName::from_static("x-user-agent"),
+            header::HeaderName::from_static("grpc-timeout"),
+            header::HeaderName::from_static("traceparent"),
+        ])
+        .expose_headers([
+            header::HeaderName::from_static("grpc-status"),
+            header::HeaderName::from_static("grpc-message"),
+            header::HeaderName::from_static("x-ratelimit-limit"),
+            header::HeaderName::from_static("x-ratelimit-remaining"),
+            header::HeaderName::from_static("x-ratelimit-reset"),
+        ]);
+    Ok(match origins {
+        [] => layer,
+        [any] if any == "*" => layer.allow_origin(AllowOrigin::any()),
+        list => {
+            let parsed = list
+                .iter()
+                .map(|origin| {
+                    http::HeaderValue::from_str(origin)
+                        .with_context(|| format!("bad CORS origin {origin}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            layer.allow_origin(parsed)
+        }
+    })
 }
 
 /// Route labels for metrics: the REST routes and every gRPC method served.
