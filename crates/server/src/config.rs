@@ -20,7 +20,9 @@ pub struct Config {
     /// Address of the one listener (REST, gRPC and gRPC-web).
     pub listen: String,
     /// Address of the admin listener: `/metrics`, `/healthz`, `/readyz`.
-    pub admin_listen: String,
+    /// Unset means 127.0.0.1:9090, or a free port when that one is taken (so a
+    /// second instance on a laptop still starts); a set address must bind.
+    pub admin_listen: Option<String>,
     /// On SIGTERM, in-flight requests get this long to finish.
     pub shutdown_grace_secs: u64,
     /// Longest time to answer a request (503 / DEADLINE_EXCEEDED after).
@@ -85,7 +87,7 @@ impl Default for Config {
         let rate_limit = RateLimitConfig::default();
         Self {
             listen: "127.0.0.1:3000".to_owned(),
-            admin_listen: "127.0.0.1:9090".to_owned(),
+            admin_listen: None,
             shutdown_grace_secs: 20,
             request_timeout_secs: 30,
             header_read_timeout_secs: 10,

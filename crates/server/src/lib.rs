@@ -169,9 +169,7 @@ impl Server {
         let listener = TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let admin_listener = TcpListener::bind(&config.admin_listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.admin_listen))?;
+        let admin_listener = bind_admin(config.admin_listen.as_deref()).await?;
         warm_up.await.context("user-agent parser warm-up")?;
         Ok(Self {
             listener,
@@ -278,6 +276,25 @@ impl Server {
         }
         tracing::info!("stopped");
         result
+    }
+}
+
+/// The admin listener's socket; see [`Config::admin_listen`].
+async fn bind_admin(configured: Option<&str>) -> anyhow::Result<TcpListener> {
+    const DEFAULT: &str = "127.0.0.1:9090";
+    match configured {
+        Some(address) => TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address}")),
+        None => match TcpListener::bind(DEFAULT).await {
+            Ok(listener) => Ok(listener),
+            Err(err) => {
+                tracing::warn!(error = %err, "{DEFAULT} is taken; the admin listener takes a free port");
+                TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .context("cannot open the admin listener")
+            }
+        },
     }
 }
 

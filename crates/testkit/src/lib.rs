@@ -71,7 +71,7 @@ impl TestApp {
     ) -> Self {
         let mut config = Config {
             listen: "127.0.0.1:0".to_owned(),
-            admin_listen: "127.0.0.1:0".to_owned(),
+            admin_listen: Some("127.0.0.1:0".to_owned()),
             database_url: database.url().to_owned(),
             migrate_on_start: Some(true),
             internal_api_token: Some(INTERNAL_TOKEN.to_owned()),
