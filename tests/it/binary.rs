@@ -1,6 +1,8 @@
-//! Runs the real `sessionsd` binary as a child process, for what is
-//! process-wide (the tracing subscriber, signals): its address comes from its
-//! JSON log, and its whole log is kept for inspection.
+//! Runs the real `sessionsd` process entry in a child process, for what is
+//! process-wide (the tracing subscriber, signals): the child is this test
+//! binary re-executed on [`child_process_entry`], which calls the same
+//! `run_process` as `sessionsd`'s `main`. Its address comes from its JSON log,
+//! and its whole log is kept for inspection.
 
 use std::{
     io::{BufRead, BufReader},
@@ -16,19 +18,37 @@ pub(crate) struct Sessionsd {
     _dir: tempfile::TempDir,
 }
 
-/// `target/debug/sessionsd`, built alongside this test binary.
-fn executable() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join("sessionsd")
+/// Set in the child's environment: run `sessionsd serve` instead of returning.
+const CHILD: &str = "SESSIONS_TEST_CHILD_PROCESS";
+
+/// In the normal test run this returns at once; in a child started by
+/// [`Sessionsd::serve`] it is the `sessionsd serve` process.
+#[test]
+fn child_process_entry() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    let code = sessions_server::process::run_process(["sessionsd", "serve"]);
+    std::process::exit(if code == std::process::ExitCode::SUCCESS {
+        0
+    } else {
+        1
+    });
 }
 
 impl Sessionsd {
     /// Starts `sessionsd serve` on a fresh SQLite file with `env` added.
     pub(crate) fn serve(env: &[(&str, String)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut command = Command::new(executable());
+        let mut command = Command::new(std::env::current_exe().unwrap());
         command
-            .arg("serve")
+            .args([
+                "--exact",
+                "binary::child_process_entry",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
             .env("SESSIONS_LISTEN", "127.0.0.1:0")
             .env("SESSIONS_ADMIN_LISTEN", "127.0.0.1:0")
             .env(
@@ -41,9 +61,7 @@ impl Sessionsd {
         for (key, value) in env {
             command.env(key, value);
         }
-        let mut child = command
-            .spawn()
-            .expect("sessionsd starts (cargo test --workspace builds it)");
+        let mut child = command.spawn().expect("the child process starts");
         let stderr = BufReader::new(child.stderr.take().unwrap());
         let (address_tx, address_rx) = std::sync::mpsc::channel();
         let log = Arc::new(Mutex::new(String::new()));

@@ -165,7 +165,13 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         figment
-            .merge(Env::prefixed("SESSIONS_").split("__"))
+            // SESSIONS_TEST_* belong to the test suite, not to the server; any
+            // other unknown SESSIONS_* variable is refused as a likely typo.
+            .merge(
+                Env::prefixed("SESSIONS_")
+                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+                    .split("__"),
+            )
             .extract()
             .map_err(Box::new)
     }
@@ -247,6 +253,8 @@ mod tests {
             )?;
             jail.set_env("SESSIONS_LIST_MAX_COUNT", "30");
             jail.set_env("SESSIONS_DATABASE_URL", "postgres://x@y/z");
+            // Test-suite variables are not server settings.
+            jail.set_env("SESSIONS_TEST_POSTGRES_URL", "postgres://elsewhere/db");
             let config = Config::load(Some(Path::new("sessions.toml"))).map_err(|e| *e)?;
             assert_eq!(config.listen, "0.0.0.0:8080");
             assert_eq!(config.list_max_count, 30);

@@ -7,6 +7,7 @@ mod client;
 pub mod config;
 mod listener;
 mod observe;
+pub mod process;
 pub mod telemetry;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
