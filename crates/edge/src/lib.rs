@@ -4,12 +4,15 @@
 
 mod codec;
 mod decode;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+mod openapi;
 mod routes;
 
 use std::sync::Arc;
 
 use axum::{
-    body::{Body, to_bytes},
+    body::{Body, Bytes, to_bytes},
     extract::State,
     response::{IntoResponse, Response},
 };
@@ -20,6 +23,7 @@ use sessions_grpc::{ParamError, error_table};
 use sessions_service::ClientInfo;
 use tonic::{metadata::MetadataValue, service::Routes};
 
+pub use openapi::{OPENAPI_PATH, openapi_document};
 pub use routes::{Route, RouteError, routes_from_descriptors};
 
 use crate::codec::DynamicCodec;
@@ -44,6 +48,8 @@ struct Inner {
     routes: Vec<Route>,
     grpc: Routes,
     max_body_bytes: usize,
+    /// The OpenAPI document, rendered once: it depends on the descriptors only.
+    openapi: Bytes,
 }
 
 impl RestEdge {
@@ -59,6 +65,7 @@ impl RestEdge {
                 routes: routes_from_descriptors(descriptor_set)?,
                 grpc,
                 max_body_bytes,
+                openapi: openapi_document(descriptor_set)?.to_string().into(),
             }),
         })
     }
@@ -74,17 +81,27 @@ impl RestEdge {
 }
 
 async fn handle(State(edge): State<RestEdge>, request: Request<Body>) -> Response {
+    // Before route matching, which knows only the annotated paths.
+    if request.uri().path() == OPENAPI_PATH {
+        return if request.method() == http::Method::GET {
+            json_bytes_response(StatusCode::OK, edge.inner.openapi.clone(), &[])
+        } else {
+            method_not_allowed("GET")
+        };
+    }
     match edge.route_for(request.method(), request.uri().path()) {
         Ok(route) => edge.transcode(route, request).await,
         Err(RouteMiss::UnknownPath) => error_response(&DomainError::RouteNotFound),
-        Err(RouteMiss::OtherMethods(allow)) => {
-            let mut response = error_response(&DomainError::MethodNotAllowed);
-            if let Ok(value) = HeaderValue::from_str(&allow) {
-                response.headers_mut().insert(header::ALLOW, value);
-            }
-            response
-        }
+        Err(RouteMiss::OtherMethods(allow)) => method_not_allowed(&allow),
     }
+}
+
+fn method_not_allowed(allow: &str) -> Response {
+    let mut response = error_response(&DomainError::MethodNotAllowed);
+    if let Ok(value) = HeaderValue::from_str(allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
 
 /// Why no route matched.
@@ -158,10 +175,9 @@ impl RestEdge {
             .await;
         match answer {
             Ok(response) => {
-                let options = SerializeOptions::new().skip_default_fields(false);
                 match response
                     .into_inner()
-                    .serialize_with_options(serde_json::value::Serializer, &options)
+                    .serialize_with_options(serde_json::value::Serializer, &json_options())
                 {
                     Ok(json) => json_response(StatusCode::OK, &json, &[]),
                     Err(err) => error_response(&DomainError::Internal(format!(
@@ -205,12 +221,22 @@ fn error_response(err: &DomainError) -> Response {
     )
 }
 
+/// How answers are written: every field without presence, even at its default,
+/// as Rocket.Chat clients expect (the OpenAPI document relies on it).
+pub(crate) fn json_options() -> SerializeOptions {
+    SerializeOptions::new().skip_default_fields(false)
+}
+
 fn json_response(
     status: StatusCode,
     body: &serde_json::Value,
     headers: &[(String, String)],
 ) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+    json_bytes_response(status, body.to_string().into(), headers)
+}
+
+fn json_bytes_response(status: StatusCode, body: Bytes, headers: &[(String, String)]) -> Response {
+    let mut response = (status, body).into_response();
     let response_headers = response.headers_mut();
     response_headers.insert(
         header::CONTENT_TYPE,

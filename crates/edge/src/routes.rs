@@ -25,6 +25,10 @@ pub enum RouteError {
     MissingExtension,
     #[error("{0}: path templates with variables are not supported")]
     TemplatedPath(String),
+    /// Well-known types have their own JSON mapping, which the OpenAPI
+    /// generator would describe wrongly as plain messages.
+    #[error("{0}: well-known types are not described in the OpenAPI document")]
+    UnsupportedMessage(String),
 }
 
 /// Every annotated method of every service in the set.

@@ -346,6 +346,7 @@ fn known_paths(edge: &RestEdge) -> anyhow::Result<observe::KnownPaths> {
         .iter()
         .map(|route| route.path.clone())
         .collect();
+    paths.insert(sessions_edge::OPENAPI_PATH.to_owned());
     for descriptor_set in [FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
         let pool =
             prost_reflect::DescriptorPool::decode(descriptor_set).context("descriptor set")?;

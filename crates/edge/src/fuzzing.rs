@@ -1,0 +1,26 @@
+//! Entry points for the `fuzz/` targets (feature `fuzzing`, off by default).
+//!
+//! The REST parameter decoding is crate-private; these wrappers let the fuzzers
+//! drive the exact code the edge runs without widening the normal public API.
+
+use prost_reflect::{DynamicMessage, MessageDescriptor};
+
+/// A query string (`offset=10&sessionId=abc`) into `descriptor`'s message,
+/// with the first parameter problem found, if any.
+pub fn decode_query(
+    descriptor: &MessageDescriptor,
+    query: &str,
+) -> (DynamicMessage, Option<String>) {
+    let decoded = crate::decode::from_query(descriptor, query);
+    (decoded.message, decoded.param_error)
+}
+
+/// A JSON request body into `descriptor`'s message, with the first parameter
+/// problem found, if any.
+pub fn decode_json_body(
+    descriptor: &MessageDescriptor,
+    body: &[u8],
+) -> (DynamicMessage, Option<String>) {
+    let decoded = crate::decode::from_json_body(descriptor, body);
+    (decoded.message, decoded.param_error)
+}
