@@ -8,7 +8,7 @@ mod m20261124_000001_users;
 mod m20261124_000002_sessions;
 mod m20261124_000003_permissions;
 mod m20261124_000004_session_events;
-// m20261124_000005 is reserved for the search index (benchmark work).
+mod m20261124_000005_search_index;
 mod m20261124_000006_audit_events;
 
 pub struct Migrator;
@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_sessions::Migration),
             Box::new(m20261124_000003_permissions::Migration),
             Box::new(m20261124_000004_session_events::Migration),
+            Box::new(m20261124_000005_search_index::Migration),
             Box::new(m20261124_000006_audit_events::Migration),
         ]
     }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, IntoActiveModel, JoinType, Order, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, TransactionTrait,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+    sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, extension::postgres::PgFunc},
 };
 use sessions_domain::{
     DomainResult, EventKind, ListQuery, ListScope, NewEvent, Page, Session, SessionRepository,
@@ -53,8 +53,32 @@ fn lower_contains(
     Expr::expr(Func::lower(column.into_simple_expr())).like(LikeExpr::new(pattern).escape('\\'))
 }
 
+/// Sessions whose owner's username or name contains the pattern. Not the
+/// joined `users` columns: an OR spanning both tables of the join can use no
+/// index, so PostgreSQL read every session on each filtered `list.all` (0.7 s
+/// over 1M rows). `user_id = ANY(ARRAY(subquery))` evaluates the few matching
+/// users once, and its index scan joins the search term's trigram scan in one
+/// BitmapOr (0.3 ms). SQLite scans either way; it gets the plain `IN`.
+fn owner_matches(pattern: &str, postgres: bool) -> sea_orm::sea_query::SimpleExpr {
+    let owners = Query::select()
+        .column(users::Column::Id)
+        .from(users::Entity)
+        .cond_where(
+            Condition::any()
+                .add(lower_contains(users::Column::Username, pattern))
+                .add(lower_contains(users::Column::Name, pattern)),
+        )
+        .to_owned();
+    let user_id = Expr::col((sessions::Entity, sessions::Column::UserId));
+    if postgres {
+        user_id.eq(PgFunc::any(Func::cust("ARRAY").arg(Expr::from(owners))))
+    } else {
+        user_id.in_subquery(owners)
+    }
+}
+
 /// The active sessions a listing covers, owner joined, before sort and paging.
-fn matching_sessions(query: &ListQuery) -> Select<sessions::Entity> {
+fn matching_sessions(query: &ListQuery, postgres: bool) -> Select<sessions::Entity> {
     let mut select = sessions::Entity::find()
         .join(JoinType::InnerJoin, sessions::Relation::User.def())
         .filter(sessions::Column::LogoutAt.is_null())
@@ -66,9 +90,7 @@ fn matching_sessions(query: &ListQuery) -> Select<sessions::Entity> {
         let pattern = contains_pattern(filter);
         let mut any = Condition::any().add(lower_contains(sessions::Column::SearchTerm, &pattern));
         if query.scope == ListScope::All {
-            any = any
-                .add(lower_contains(users::Column::Username, &pattern))
-                .add(lower_contains(users::Column::Name, &pattern));
+            any = any.add(owner_matches(&pattern, postgres));
         }
         select = select.filter(any);
     }
@@ -123,11 +145,12 @@ impl SessionRepository for Store {
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn list_sessions(&self, query: &ListQuery) -> DomainResult<Page> {
-        let total = matching_sessions(query)
+        let postgres = !self.is_sqlite();
+        let total = matching_sessions(query, postgres)
             .count(&self.db)
             .await
             .map_err(map_db_error)?;
-        let mut page = matching_sessions(query);
+        let mut page = matching_sessions(query, postgres);
         for (key, direction) in &query.sort {
             let order = match direction {
                 SortDirection::Ascending => Order::Asc,
