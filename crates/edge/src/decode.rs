@@ -208,3 +208,188 @@ mod tests {
         );
     }
 }
+
+/// Hostile parameters: whatever arrives, decoding ends in a message or in one
+/// of the documented parameter errors, never a panic or an ad-hoc message.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use prost_reflect::DescriptorPool;
+    use serde_json::json;
+
+    /// Rocket.Chat's (ajv's) wording, plus our string length bound.
+    const DOCUMENTED: &[&str] = &[
+        "must NOT have additional properties",
+        "must be number",
+        "must be string",
+        "must be boolean",
+        "must be object",
+        "must NOT have more than 1024 characters",
+    ];
+
+    /// Field names (proto and JSON) of the REST requests, and a few that are not.
+    const KEYS: &[&str] = &[
+        "sessionId",
+        "session_id",
+        "offset",
+        "count",
+        "filter",
+        "sort",
+        "user",
+        "username",
+        "password",
+        "code",
+        "_id",
+        "x",
+        "",
+    ];
+
+    /// Decoded once: building the pool per case would dominate the run time.
+    fn pool() -> &'static DescriptorPool {
+        static POOL: std::sync::OnceLock<DescriptorPool> = std::sync::OnceLock::new();
+        POOL.get_or_init(|| DescriptorPool::decode(sessions_proto::FILE_DESCRIPTOR_SET).unwrap())
+    }
+
+    /// Every message of `sessions.v1`: the REST inputs and messages with
+    /// nested, repeated and enum fields the routes may grow into.
+    fn any_descriptor() -> impl Strategy<Value = MessageDescriptor> {
+        let all: Vec<_> = pool()
+            .all_messages()
+            .filter(|m| m.package_name() == "sessions.v1")
+            .collect();
+        proptest::sample::select(all)
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::sample::select(KEYS).prop_map(str::to_owned),
+            "\\PC{0,8}",
+        ]
+    }
+
+    fn text_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,16}",
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|n| n.to_string()),
+            proptest::sample::select(&["true", "false", " 1 ", "NaN", "inf", "1e400", "-0"][..])
+                .prop_map(str::to_owned),
+            Just("x".repeat(MAX_STRING_CHARS + 1)),
+        ]
+    }
+
+    fn query() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z_%=&+0-9.-]{0,48}",
+            proptest::collection::vec((key(), text_value()), 0..5).prop_map(|pairs| {
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish()
+            }),
+        ]
+    }
+
+    fn json_value() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|n| json!(n)),
+            text_value().prop_map(Json::String),
+        ];
+        leaf.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Json::Array),
+                proptest::collection::vec((key(), inner), 0..3)
+                    .prop_map(|entries| Json::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..48),
+            json_value().prop_map(|value| value.to_string().into_bytes()),
+            proptest::collection::vec((key(), json_value()), 0..5).prop_map(|entries| {
+                Json::Object(entries.into_iter().collect())
+                    .to_string()
+                    .into_bytes()
+            }),
+        ]
+    }
+
+    fn is_documented(problem: &Option<String>) -> bool {
+        problem
+            .as_deref()
+            .is_none_or(|problem| DOCUMENTED.contains(&problem))
+    }
+
+    proptest! {
+        #[test]
+        fn any_query_decodes_or_is_a_documented_error(
+            descriptor in any_descriptor(),
+            query in query(),
+        ) {
+            let decoded = from_query(&descriptor, &query);
+            prop_assert!(is_documented(&decoded.param_error), "{:?}", decoded.param_error);
+        }
+
+        #[test]
+        fn any_body_decodes_or_is_a_documented_error(
+            descriptor in any_descriptor(),
+            body in body(),
+        ) {
+            let decoded = from_json_body(&descriptor, &body);
+            prop_assert!(is_documented(&decoded.param_error), "{:?}", decoded.param_error);
+            let blank = body.iter().all(u8::is_ascii_whitespace);
+            let object = matches!(serde_json::from_slice::<Json>(&body), Ok(Json::Object(_)));
+            if !blank && !object {
+                prop_assert_eq!(decoded.param_error.as_deref(), Some("must be object"));
+            }
+        }
+
+        #[test]
+        fn keys_outside_the_message_are_additional_properties(
+            descriptor in any_descriptor(),
+            key in "[a-z]{1,12}",
+        ) {
+            prop_assume!(find_field(&descriptor, &key).is_none());
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair(&key, "1")
+                .finish();
+            let extra = Some(EXTRA.to_owned());
+            prop_assert_eq!(from_query(&descriptor, &query).param_error, extra.clone());
+            let body = json!({ key: 1 }).to_string();
+            prop_assert_eq!(from_json_body(&descriptor, body.as_bytes()).param_error, extra);
+        }
+
+        #[test]
+        fn well_typed_listing_parameters_decode_exactly(
+            offset in any::<i32>(),
+            count in any::<i32>(),
+            filter in "\\PC{0,40}",
+            sort in "\\PC{0,40}",
+        ) {
+            let descriptor = pool().get_message_by_name("sessions.v1.ListSessionsRequest").unwrap();
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("offset", &offset.to_string())
+                .append_pair("count", &count.to_string())
+                .append_pair("filter", &filter)
+                .append_pair("sort", &sort)
+                .finish();
+            let body = json!({"offset": offset, "count": count, "filter": filter, "sort": sort});
+            for decoded in [
+                from_query(&descriptor, &query),
+                from_json_body(&descriptor, body.to_string().as_bytes()),
+            ] {
+                prop_assert_eq!(decoded.param_error, None);
+                let field = |name: &str| decoded.message.get_field_by_name(name).unwrap().into_owned();
+                prop_assert_eq!(field("offset"), Value::I32(offset));
+                prop_assert_eq!(field("count"), Value::I32(count));
+                prop_assert_eq!(field("filter"), Value::String(filter.clone()));
+                prop_assert_eq!(field("sort"), Value::String(sort.clone()));
+            }
+        }
+    }
+}

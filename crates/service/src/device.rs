@@ -41,7 +41,9 @@ fn extractor() -> Option<&'static Extractor<'static>> {
 
 /// First `(\d+\.){0,2}\d+` of a long version, as Rocket.Chat derives `version`.
 fn short_version(long_version: &str) -> String {
-    let regex = VERSION.get_or_init(|| Regex::new(r"(\d+\.){0,2}\d+").expect("static regex"));
+    // `[0-9]`, not `\d`: JavaScript's `\d` is ASCII, Rust's matches every
+    // Unicode digit (`v1` and U+0663 gave both digits; Rocket.Chat keeps `1`).
+    let regex = VERSION.get_or_init(|| Regex::new(r"([0-9]+\.){0,2}[0-9]+").expect("static regex"));
     regex
         .find(long_version)
         .map(|m| m.as_str().to_owned())
@@ -240,9 +242,88 @@ mod tests {
         assert_eq!(parse_device(ipad).kind, "tablet");
     }
 
+    /// Caught by the `properties` below: versions are ASCII digits only.
+    #[test]
+    fn versions_take_ascii_digits_only() {
+        let parsed = parse_device("RC Mobile; v1\u{663}");
+        assert_eq!(parsed.long_version, "1\u{663}");
+        assert_eq!(parsed.version, "1");
+        assert_eq!(short_version("\u{663}.\u{664}"), "");
+    }
+
     #[test]
     fn unknown_agents_are_other_with_empty_strings() {
         assert_eq!(parse_device(""), device("other", "", "", ("", ""), ""));
         assert_eq!(parse_device("???"), device("other", "", "", ("", ""), ""));
+    }
+}
+
+/// Any User-Agent, browser-like or hostile: a device of a known type whose
+/// `version` is Rocket.Chat's short form of `long_version`.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const KINDS: &[&str] = &[
+        "browser",
+        "mobile",
+        "tablet",
+        "other",
+        "mobile-app",
+        "desktop-app",
+    ];
+
+    /// Pieces of real User-Agents and of Rocket.Chat's app formats.
+    const FRAGMENTS: &[&str] = &[
+        "Mozilla/5.0 (",
+        "Windows NT 10.0; Win64; x64",
+        "iPhone; CPU iPhone OS 16_5 like Mac OS X",
+        "Linux; Android 13; Pixel 7",
+        ") AppleWebKit/537.36 (KHTML, like Gecko) ",
+        "Chrome/113.0.0.0 ",
+        "Firefox/114.0",
+        "Mobile",
+        "Tablet",
+        "Electron/22.3.1 ",
+        "Rocket.Chat/",
+        "RC Mobile",
+        "; ",
+        "v3.4.0 (250)",
+        "v",
+        "1",
+        "\u{663}",
+        ".",
+        " ",
+    ];
+
+    fn user_agent() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,64}",
+            proptest::collection::vec(proptest::sample::select(FRAGMENTS), 0..10)
+                .prop_map(|parts| parts.concat()),
+            // The mobile app's format, whose version is free text after `v`.
+            "RC Mobile; [A-Za-z]{0,6} [0-9.]{0,4}; v[0-9][0-9.\\x{660}-\\x{669} ()]{0,8}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn any_user_agent_gives_a_device_with_a_short_version(ua in user_agent()) {
+            let device = parse_device(&ua);
+            prop_assert!(KINDS.contains(&device.kind.as_str()), "{device:?}");
+            if device.version.is_empty() {
+                prop_assert!(!device.long_version.contains(|c: char| c.is_ascii_digit()));
+            } else {
+                let shape = Regex::new(r"^([0-9]+\.){0,2}[0-9]+$").unwrap();
+                prop_assert!(shape.is_match(&device.version), "{device:?}");
+                prop_assert!(device.long_version.contains(&device.version), "{device:?}");
+                // The first such run: `1.2.3.4` gives `1.2.3`, never `2.3.4`.
+                let start = device.long_version.find(|c: char| c.is_ascii_digit());
+                prop_assert_eq!(start, device.long_version.find(&device.version));
+            }
+        }
     }
 }

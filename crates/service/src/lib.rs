@@ -6,6 +6,8 @@ mod auth;
 mod config;
 pub mod device;
 mod events;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod ids;
 mod listing;
 mod login;

@@ -103,3 +103,25 @@ mod tests {
         );
     }
 }
+
+/// Token hashes and comparisons for any input.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn login_token_hash_is_44_chars_of_base64_sha256(token in "\\PC{0,128}") {
+            let hash = hash_login_token(&token);
+            prop_assert_eq!(hash.len(), 44);
+            prop_assert_eq!(STANDARD.decode(&hash).unwrap(), Sha256::digest(token.as_bytes()).to_vec());
+        }
+
+        #[test]
+        fn constant_time_eq_is_equality(a in "\\PC{0,16}", b in "\\PC{0,16}") {
+            prop_assert!(constant_time_eq(&a, &a));
+            prop_assert_eq!(constant_time_eq(&a, &b), a == b);
+        }
+    }
+}

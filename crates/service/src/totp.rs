@@ -127,3 +127,55 @@ mod tests {
         );
     }
 }
+
+/// Codes and secrets for any key and any time, not just the RFC's vectors.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_code_of_a_step_finds_that_step(
+            secret in proptest::collection::vec(any::<u8>(), 0..64),
+            unix_seconds in any::<i64>(),
+            offset in -2i64..=2,
+        ) {
+            let now = step_at(unix_seconds);
+            let code = code_for_step(&secret, now);
+            prop_assert!(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+            prop_assert_eq!(matching_step(&secret, &code, unix_seconds, 0), Some(now));
+            // Within a window the code of any step in it matches; an earlier step
+            // may share the code (one in a million), so check what was found.
+            let target = now.saturating_add(offset);
+            let code = code_for_step(&secret, target);
+            let found = matching_step(&secret, &code, unix_seconds, 2);
+            prop_assert!(found.is_some_and(|step| step <= target && step >= now - 2));
+            prop_assert_eq!(found.map(|step| code_for_step(&secret, step)), Some(code));
+        }
+
+        #[test]
+        fn secrets_round_trip_through_base32(
+            secret in proptest::collection::vec(any::<u8>(), 1..64),
+        ) {
+            let encoded = encode_secret(&secret);
+            prop_assert_eq!(decode_secret(&encoded), Some(secret.clone()));
+            // As authenticator apps show it: lower case, in groups of four.
+            let shown = encoded
+                .to_lowercase()
+                .as_bytes()
+                .chunks(4)
+                .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            prop_assert_eq!(decode_secret(&shown), Some(secret));
+        }
+
+        #[test]
+        fn any_text_decodes_to_a_secret_or_none(text in "\\PC{0,40}") {
+            if let Some(secret) = decode_secret(&text) {
+                prop_assert!(!secret.is_empty());
+            }
+        }
+    }
+}
