@@ -1,0 +1,213 @@
+//! The two ceilings the service is measured against: a server that does no
+//! work (what loopback, hyper and tonic cost) and the service's own lookups
+//! sent through a bare sqlx pool (what the database costs).
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{Router, routing::get};
+use sea_orm::sqlx::{
+    self, Row,
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqlitePoolOptions},
+};
+use tonic::transport::Channel;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+use crate::load::{Op, op};
+
+/// Path of the no-op REST route.
+pub const NOOP_PATH: &str = "/api/v1/noop";
+
+/// A server with the real one's stack (axum carrying tonic routes, HTTP/1.1
+/// and HTTP/2 on one port) and nothing behind it: gRPC health answers from
+/// memory, REST returns a constant body of the size of a small answer.
+pub async fn noop_server(
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(SocketAddr, impl Future<Output = anyhow::Result<()>> + Send)> {
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let grpc = tonic::service::Routes::new(health).into_axum_router();
+    let app = Router::new()
+        .route(
+            NOOP_PATH,
+            get(|| async {
+                (
+                    [("content-type", "application/json")],
+                    r#"{"success":true}"#,
+                )
+            }),
+        )
+        .merge(grpc);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let serve = async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await?;
+        Ok(())
+    };
+    Ok((addr, serve))
+}
+
+/// gRPC `Health/Check` on the no-op server.
+pub fn noop_grpc(channels: Arc<Vec<Channel>>) -> Op {
+    op(move |n| {
+        let channel = channels[n as usize % channels.len()].clone();
+        async move {
+            HealthClient::new(channel)
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|_| ())
+                .map_err(|status| status.to_string())
+        }
+    })
+}
+
+/// `GET /api/v1/noop` on the no-op server.
+pub fn noop_rest(http: reqwest::Client, base: String) -> Op {
+    let url: Arc<str> = format!("{base}{NOOP_PATH}").into();
+    op(move |_| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let response = http.get(&*url).send().await.map_err(|e| e.to_string())?;
+            let status = response.status();
+            response.bytes().await.map_err(|e| e.to_string())?;
+            status
+                .is_success()
+                .then_some(())
+                .ok_or_else(|| status.to_string())
+        }
+    })
+}
+
+/// A bare pool to the benchmark database, sized as the server's.
+#[derive(Clone)]
+pub enum BarePool {
+    Postgres(sqlx::PgPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
+impl BarePool {
+    pub async fn connect(url: &str, size: u32) -> anyhow::Result<Self> {
+        Ok(if url.starts_with("sqlite:") {
+            let options: SqliteConnectOptions = url.parse()?;
+            let options = options.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+            Self::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(size)
+                    .min_connections(size)
+                    .connect_with(options)
+                    .await?,
+            )
+        } else {
+            Self::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(size)
+                    .min_connections(size)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect(url)
+                    .await?,
+            )
+        })
+    }
+
+    /// The row of a session by token hash, and with `with_user` the user by
+    /// primary key too: the two lookups of a token check.
+    async fn lookup(&self, token_hash: &str, with_user: bool) -> Result<(), String> {
+        const SESSION: &str = "SELECT * FROM sessions WHERE login_token_hash = $1";
+        const USER: &str = "SELECT * FROM users WHERE id = $1";
+        fn user_of<R: Row>(row: Option<R>) -> Result<String, String>
+        where
+            for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> &'r str: sqlx::ColumnIndex<R>,
+        {
+            row.ok_or("no session")?
+                .try_get("user_id")
+                .map_err(|e| e.to_string())
+        }
+        let user_id = match self {
+            Self::Postgres(pool) => user_of(
+                sqlx::query(SESSION)
+                    .bind(token_hash)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            Self::Sqlite(pool) => user_of(
+                sqlx::query(SESSION)
+                    .bind(token_hash)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+        }?;
+        if with_user {
+            match self {
+                Self::Postgres(pool) => sqlx::query(USER)
+                    .bind(&user_id)
+                    .fetch_optional(pool)
+                    .await
+                    .map(|r| r.is_some()),
+                Self::Sqlite(pool) => sqlx::query(USER)
+                    .bind(&user_id)
+                    .fetch_optional(pool)
+                    .await
+                    .map(|r| r.is_some()),
+            }
+            .map_err(|e| e.to_string())?
+            .then_some(())
+            .ok_or("no user")?;
+        }
+        Ok(())
+    }
+
+    /// Active sessions matching `filter` as the spec defines the match, counted
+    /// without LIKE so the check does not share the store's query.
+    pub async fn count_matching(&self, filter: &str, now_ms: i64) -> anyhow::Result<i64> {
+        let (position, placeholder) = match self {
+            Self::Postgres(_) => ("strpos", ("$1", "$2")),
+            Self::Sqlite(_) => ("instr", ("?1", "?2")),
+        };
+        let (f, now) = placeholder;
+        let sql = format!(
+            "SELECT count(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.logout_at IS NULL AND s.expires_at > {now} AND ({position}(lower(s.search_term), {f}) > 0 \
+             OR {position}(lower(u.username), {f}) > 0 OR {position}(lower(u.name), {f}) > 0)"
+        );
+        let filter = filter.to_lowercase();
+        Ok(match self {
+            Self::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(&filter)
+                .bind(now_ms)
+                .fetch_one(pool)
+                .await?
+                .try_get("n")?,
+            Self::Sqlite(pool) => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(&filter)
+                .bind(now_ms)
+                .fetch_one(pool)
+                .await?
+                .try_get("n")?,
+        })
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres(pool) => pool.close().await,
+            Self::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+/// The database ceiling: the token check's lookups through the bare pool.
+pub fn db_lookup(pool: BarePool, token_hashes: Arc<Vec<String>>, with_user: bool) -> Op {
+    op(move |n| {
+        let pool = pool.clone();
+        let hashes = token_hashes.clone();
+        async move {
+            pool.lookup(&hashes[n as usize % hashes.len()], with_user)
+                .await
+        }
+    })
+}

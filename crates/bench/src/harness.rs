@@ -1,0 +1,386 @@
+//! One benchmark run: per backend, seed, start the real server, check its
+//! answers, drive each scenario, then the database ceiling; the transport
+//! ceiling once; all into one [`Report`].
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use serde::Serialize;
+use sessions_server::Config;
+
+use crate::{
+    ceilings::{self, BarePool},
+    launch::{self, Mode, Running, Target},
+    load::{self, LoadSpec, Op},
+    report::{BackendReport, DB_CEILING, Report, Row, Transport},
+    scenarios::{self, Clients, INTERNAL_TOKEN},
+    seed::{SeedSpec, Seeded},
+    seed_db,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub seed: SeedSpec,
+    pub concurrency: usize,
+    pub duration: Duration,
+    pub warmup: Duration,
+    /// A second pass of the token check and `sessions/info` at this
+    /// concurrency, for the server's RSS under many connections.
+    pub rss_concurrency: Option<usize>,
+    pub backends: Vec<Backend>,
+    pub postgres_admin_url: String,
+    pub postgres_database: String,
+    pub mode: Mode,
+    pub grpc_connections: usize,
+    /// The server's pool size, and the bare pool's.
+    pub pool_size: u32,
+    /// Seed, report the timings and stop (to inspect the database after).
+    pub seed_only: bool,
+}
+
+impl Settings {
+    /// The full run: 10k users, 1M sessions, concurrency 32.
+    pub fn full() -> Self {
+        Self {
+            seed: SeedSpec {
+                users: 10_000,
+                sessions: 1_000_000,
+                list_users: 100,
+                sample: 20_000,
+                rng_seed: 42,
+            },
+            concurrency: 32,
+            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(1),
+            rss_concurrency: Some(256),
+            backends: vec![Backend::Postgres, Backend::Sqlite],
+            postgres_admin_url: "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
+            postgres_database: "sessions_bench".to_owned(),
+            mode: Mode::Child,
+            grpc_connections: 4,
+            pool_size: 16,
+            seed_only: false,
+        }
+    }
+
+    /// A few seconds end to end: proves the harness works, measures nothing.
+    pub fn quick() -> Self {
+        Self {
+            seed: SeedSpec {
+                users: 200,
+                sessions: 3_000,
+                list_users: 2,
+                sample: 200,
+                rng_seed: 42,
+            },
+            concurrency: 4,
+            duration: Duration::from_millis(250),
+            warmup: Duration::from_millis(50),
+            rss_concurrency: Some(16),
+            postgres_database: "sessions_bench_quick".to_owned(),
+            ..Self::full()
+        }
+    }
+
+    fn load(&self, concurrency: usize) -> LoadSpec {
+        LoadSpec {
+            concurrency,
+            duration: self.duration,
+            warmup: self.warmup,
+        }
+    }
+
+    fn server_config(&self, url: &str) -> Config {
+        Config {
+            listen: "127.0.0.1:0".to_owned(),
+            admin_listen: Some("127.0.0.1:0".to_owned()),
+            database_url: url.to_owned(),
+            database_max_connections: self.pool_size,
+            internal_api_token: Some(INTERNAL_TOKEN.to_owned()),
+            // One client address sends everything: the per-address limits
+            // would measure the limiter's 429s, not the service.
+            rate_limit_requests: 0,
+            log_format: "json".to_owned(),
+            ..Config::default()
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Samples the server's RSS while `run` goes on; answers its result and the peak.
+async fn measure<T>(server: Option<&Running>, run: impl Future<Output = T>) -> (T, Option<f64>) {
+    let Some(pid) = server.map(|s| s.pid) else {
+        return (run.await, None);
+    };
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let sampler = tokio::spawn(async move {
+        let mut peak = 0;
+        loop {
+            peak = peak.max(launch::rss_bytes(pid).unwrap_or(0));
+            tokio::select! {
+                _ = &mut stopped => return peak,
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+    });
+    let result = run.await;
+    let _ = stop.send(());
+    let peak = sampler.await.unwrap_or(0);
+    (result, Some(peak as f64 / (1024.0 * 1024.0)))
+}
+
+async fn row(
+    name: &str,
+    transport: Transport,
+    spec: LoadSpec,
+    op: Op,
+    server: Option<&Running>,
+) -> Row {
+    eprintln!("bench: {name} at concurrency {}", spec.concurrency);
+    let (result, rss_mb) = measure(server, load::run(spec, op)).await;
+    Row {
+        name: name.to_owned(),
+        transport,
+        concurrency: spec.concurrency,
+        result,
+        rss_mb,
+        vs_transport: None,
+        vs_database: None,
+        p99_vs_database: None,
+    }
+}
+
+pub async fn run(settings: &Settings) -> anyhow::Result<Report> {
+    let logs = tempfile::tempdir()?;
+    let mut report = Report {
+        settings: serde_json::to_value(settings)?,
+        cpus: std::thread::available_parallelism().map_or(1, usize::from),
+        transport_ceilings: if settings.seed_only {
+            Vec::new()
+        } else {
+            transport_ceilings(settings, logs.path()).await?
+        },
+        backends: Vec::new(),
+    };
+    for backend in &settings.backends {
+        let result = run_backend(settings, *backend, logs.path()).await;
+        report.backends.push(result.with_context(|| {
+            format!("{backend:?} run; server logs in {}", logs.path().display())
+        })?);
+    }
+    report.compute_ratios();
+    Ok(report)
+}
+
+async fn transport_ceilings(
+    settings: &Settings,
+    logs: &std::path::Path,
+) -> anyhow::Result<Vec<Row>> {
+    let noop = launch::start(Target::Noop, settings.mode, logs).await?;
+    let clients =
+        Clients::connect(noop.addr, settings.concurrency, settings.grpc_connections).await?;
+    let spec = settings.load(settings.concurrency);
+    let rows = vec![
+        row(
+            "ceiling: no-op gRPC (health Check)",
+            Transport::Grpc,
+            spec,
+            ceilings::noop_grpc(clients.channels.clone()),
+            Some(&noop),
+        )
+        .await,
+        row(
+            "ceiling: no-op REST (axum GET)",
+            Transport::Rest,
+            spec,
+            ceilings::noop_rest(clients.http.clone(), clients.base.clone()),
+            Some(&noop),
+        )
+        .await,
+    ];
+    noop.stop().await;
+    Ok(rows)
+}
+
+async fn run_backend(
+    settings: &Settings,
+    backend: Backend,
+    logs: &std::path::Path,
+) -> anyhow::Result<BackendReport> {
+    let now = now_ms();
+    // The SQLite file lives as long as this run of the backend.
+    let dir = tempfile::tempdir()?;
+    eprintln!(
+        "bench: seeding {backend:?} with {} users, {} sessions",
+        settings.seed.users, settings.seed.sessions
+    );
+    let seeded_db = match backend {
+        Backend::Postgres => {
+            seed_db::seed_postgres(
+                &settings.postgres_admin_url,
+                &settings.postgres_database,
+                &settings.seed,
+                now,
+            )
+            .await?
+        }
+        Backend::Sqlite => {
+            seed_db::seed_sqlite(&dir.path().join("sessions.db"), &settings.seed, now).await?
+        }
+    };
+    eprintln!("bench: seeded in {:.1} s", seeded_db.timings.total_secs);
+    if settings.seed_only {
+        return Ok(BackendReport {
+            backend: format!("{backend:?}").to_lowercase(),
+            seed: seeded_db.timings,
+            startup_to_ready_ms: 0.0,
+            rows: Vec::new(),
+        });
+    }
+    let server = launch::start(
+        Target::Server(Box::new(settings.server_config(&seeded_db.url))),
+        settings.mode,
+        logs,
+    )
+    .await?;
+    let startup_to_ready_ms = server.ready_after.as_secs_f64() * 1000.0;
+    let pool = BarePool::connect(&seeded_db.url, settings.pool_size).await?;
+    let outcome = drive(settings, &server, &pool, &seeded_db.seeded, now).await;
+    server.stop().await;
+    pool.close().await;
+    Ok(BackendReport {
+        backend: format!("{backend:?}").to_lowercase(),
+        seed: seeded_db.timings,
+        startup_to_ready_ms,
+        rows: outcome?,
+    })
+}
+
+async fn drive(
+    settings: &Settings,
+    server: &Running,
+    pool: &BarePool,
+    seeded: &Seeded,
+    now: i64,
+) -> anyhow::Result<Vec<Row>> {
+    let clients = Clients::connect(
+        server.addr,
+        settings
+            .concurrency
+            .max(settings.rss_concurrency.unwrap_or(0)),
+        settings.grpc_connections,
+    )
+    .await?;
+    scenarios::prepare_admin(&clients, seeded).await?;
+    scenarios::check(&clients, seeded, pool, now).await?;
+    let sample = Arc::new(seeded.sample.clone());
+    let list_users = Arc::new(seeded.list_users.clone());
+    let filters = Arc::new(seeded.filters.clone());
+    let hashes: Arc<Vec<String>> = Arc::new(
+        seeded
+            .sample
+            .iter()
+            .map(|l| sessions_service::secrets::hash_login_token(&l.token))
+            .collect(),
+    );
+    let spec = settings.load(settings.concurrency);
+    let s = Some(server);
+    let mut rows = vec![
+        row(
+            "Authenticate (internal gRPC, token check)",
+            Transport::Grpc,
+            spec,
+            scenarios::authenticate(&clients, sample.clone()),
+            s,
+        )
+        .await,
+        row(
+            "GET /api/v1/sessions/info",
+            Transport::Rest,
+            spec,
+            scenarios::info(&clients, sample.clone()),
+            s,
+        )
+        .await,
+        row(
+            "GetMySession (gRPC)",
+            Transport::Grpc,
+            spec,
+            scenarios::get_my_session(&clients, sample.clone()),
+            s,
+        )
+        .await,
+        row(
+            "GET /api/v1/sessions/list (100 sessions)",
+            Transport::Rest,
+            spec,
+            scenarios::list(&clients, list_users),
+            s,
+        )
+        .await,
+        row(
+            "GET /api/v1/sessions/list.all?filter=(5 chars)",
+            Transport::Rest,
+            spec,
+            scenarios::list_all(&clients, seeded.admin.clone(), filters),
+            s,
+        )
+        .await,
+    ];
+    if let Some(many) = settings.rss_concurrency {
+        let spec = settings.load(many);
+        rows.push(
+            row(
+                "Authenticate (internal gRPC, token check)",
+                Transport::Grpc,
+                spec,
+                scenarios::authenticate(&clients, sample.clone()),
+                s,
+            )
+            .await,
+        );
+        rows.push(
+            row(
+                "GET /api/v1/sessions/info",
+                Transport::Rest,
+                spec,
+                scenarios::info(&clients, sample.clone()),
+                s,
+            )
+            .await,
+        );
+    }
+    rows.push(
+        row(
+            DB_CEILING,
+            Transport::Sql,
+            spec,
+            ceilings::db_lookup(pool.clone(), hashes.clone(), false),
+            None,
+        )
+        .await,
+    );
+    rows.push(
+        row(
+            "ceiling: bare pool, token hash + user by id",
+            Transport::Sql,
+            spec,
+            ceilings::db_lookup(pool.clone(), hashes, true),
+            None,
+        )
+        .await,
+    );
+    Ok(rows)
+}
