@@ -10,6 +10,7 @@ pub mod report;
 pub mod scenarios;
 pub mod seed;
 pub mod seed_db;
+pub mod soak;
 
 pub use harness::{Backend, Settings, run};
 

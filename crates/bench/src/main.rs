@@ -1,10 +1,16 @@
 //! `sessions-bench`: seeds, starts the server, measures, prints the table and
-//! optionally writes it as JSON. `--quick` is the few-seconds smoke run.
+//! optionally writes it as JSON. `--quick` is the few-seconds smoke run;
+//! `sessions-bench soak` is the mixed-journey soak.
 
 use std::{path::PathBuf, time::Duration};
 
 use clap::{Parser, Subcommand};
-use sessions_bench::{Backend, Settings, launch};
+use sessions_bench::{Backend, Settings, launch, soak};
+
+/// The same allocator as `sessionsd`: the server under test runs as a child
+/// of this binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(about = "Benchmark the session service against its ceilings")]
@@ -57,6 +63,51 @@ enum Child {
     /// Internal: serve `server` or `noop` for the parent bench process.
     #[command(hide = true)]
     Child { kind: String },
+    /// Mixed journeys (login, lookups, lists, admin calls, logouts) at
+    /// concurrency 64 for three minutes: no 5xx, no unexpected 4xx, RSS flat,
+    /// every logout effective.
+    Soak {
+        #[arg(long, default_value_t = 180.0)]
+        duration: f64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value = "postgres", value_parser = parse_backend)]
+        backend: Backend,
+        #[arg(long, env = "SESSIONS_TEST_POSTGRES_URL")]
+        postgres_url: Option<String>,
+        /// Write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+async fn run_soak(child: &Child) -> anyhow::Result<()> {
+    let Child::Soak {
+        duration,
+        concurrency,
+        backend,
+        postgres_url,
+        json,
+    } = child
+    else {
+        return Ok(());
+    };
+    let mut settings = soak::SoakSettings::full();
+    settings.duration = Duration::from_secs_f64(duration.max(1.0));
+    settings.concurrency = *concurrency;
+    settings.backend = *backend;
+    if let Some(url) = postgres_url {
+        settings.postgres_admin_url = url.clone();
+    }
+    let report = soak::run(&settings).await?;
+    println!("{}", report.table());
+    if let Some(path) = json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+        eprintln!("soak: report written to {}", path.display());
+    }
+    let failures = report.failures();
+    anyhow::ensure!(failures.is_empty(), "soak failed:\n{}", failures.join("\n"));
+    Ok(())
 }
 
 fn parse_backend(value: &str) -> Result<Backend, String> {
@@ -114,8 +165,10 @@ fn settings(args: &Args) -> Settings {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(Child::Child { kind }) = &args.child {
-        return launch::child_main(kind).await;
+    match &args.child {
+        Some(Child::Child { kind }) => return launch::child_main(kind).await,
+        Some(soak @ Child::Soak { .. }) => return run_soak(soak).await,
+        None => {}
     }
     let settings = settings(&args);
     let report = sessions_bench::run(&settings).await?;

@@ -182,7 +182,8 @@ pub fn list(clients: &Clients, users: Arc<Vec<Login>>) -> Op {
     })
 }
 
-fn two_factor_code() -> String {
+/// The admin's `x-2fa-code`: the password fallback's SHA-256 of its password.
+pub(crate) fn two_factor_code() -> String {
     sessions_service::secrets::password_digest(ADMIN_PASSWORD)
 }
 

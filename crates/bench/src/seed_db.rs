@@ -102,6 +102,23 @@ fn migrations_before_index() -> u32 {
         .unwrap_or(Migrator::migrations().len()) as u32
 }
 
+/// `admin_url` with its database replaced by `database`, options (such as
+/// `sslmode`) kept.
+pub fn database_url(admin_url: &str, database: &str) -> String {
+    let (address, options) = admin_url
+        .split_once('?')
+        .map_or((admin_url, None), |(address, options)| {
+            (address, Some(options))
+        });
+    let server = address
+        .rsplit_once('/')
+        .map_or(address, |(server, _)| server);
+    match options {
+        Some(options) => format!("{server}/{database}?{options}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
 /// Drops and recreates `database` on the server of `admin_url`, then seeds it.
 pub async fn seed_postgres(
     admin_url: &str,
@@ -120,10 +137,7 @@ pub async fn seed_postgres(
         .execute_unprepared(&format!("CREATE DATABASE {database}"))
         .await?;
     admin.close().await?;
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url, |(base, _)| base);
-    let url = format!("{base}/{database}");
+    let url = database_url(admin_url, database);
     let db = Database::connect(&url).await?;
     Migrator::up(&db, Some(migrations_before_index()))
         .await
@@ -414,4 +428,19 @@ pub async fn drop_postgres(admin_url: &str, database: &str) -> anyhow::Result<()
         .await?;
     admin.close().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_urls_keep_their_options() {
+        assert_eq!(
+            super::database_url("postgres://u@h:5432/postgres?sslmode=disable", "bench"),
+            "postgres://u@h:5432/bench?sslmode=disable"
+        );
+        assert_eq!(
+            super::database_url("postgres://u@h/postgres", "b"),
+            "postgres://u@h/b"
+        );
+    }
 }

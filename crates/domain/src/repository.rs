@@ -46,8 +46,9 @@ pub trait UserRepository: Send + Sync {
 pub trait SessionRepository: Send + Sync {
     /// Stores a session and its `created` event in one transaction.
     async fn insert_session(&self, session: &Session, event: &NewEvent) -> DomainResult<()>;
-    /// The session owning this token hash (one indexed lookup).
-    async fn find_session_by_token_hash(&self, token_hash: &str) -> DomainResult<Option<Session>>;
+    /// The session owning this token hash and its owner, in one indexed
+    /// lookup joined to the user's primary key: the hot path of every request.
+    async fn find_login(&self, token_hash: &str) -> DomainResult<Option<(Session, User)>>;
     async fn find_session(&self, session_id: &str) -> DomainResult<Option<SessionWithUser>>;
     async fn list_sessions(&self, query: &ListQuery) -> DomainResult<Page>;
     /// Sessions neither logged out nor expired at `now`.

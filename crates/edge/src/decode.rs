@@ -39,6 +39,11 @@ pub(crate) fn from_query(descriptor: &MessageDescriptor, query: &str) -> Decoded
     }
 }
 
+/// Rocket.Chat's `login` reads its body loosely (`"code": null` is no code);
+/// every other endpoint validates with a JSON schema, where `null` is a value
+/// of the wrong type (`must be string`).
+const NULL_TOLERANT_MESSAGE: &str = "sessions.v1.LoginRequest";
+
 /// A JSON object body; an empty body counts as `{}`.
 pub(crate) fn from_json_body(descriptor: &MessageDescriptor, body: &[u8]) -> Decoded {
     let mut message = DynamicMessage::new(descriptor.clone());
@@ -58,10 +63,11 @@ pub(crate) fn from_json_body(descriptor: &MessageDescriptor, body: &[u8]) -> Dec
         }
     };
     let mut param_error = None;
+    let null_is_absent = descriptor.full_name() == NULL_TOLERANT_MESSAGE;
     for (key, json) in object {
         let result = match find_field(descriptor, &key) {
             None => Err(EXTRA),
-            Some(_) if json.is_null() => Ok(()),
+            Some(_) if json.is_null() && null_is_absent => Ok(()),
             Some(field) => coerce_json(&field, &json).map(|value| message.set_field(&field, value)),
         };
         if let Err(problem) = result {
@@ -192,6 +198,11 @@ mod tests {
         );
         let wrong = from_json_body(&logout, br#"{"sessionId":123}"#);
         assert_eq!(wrong.param_error.as_deref(), Some("must be string"));
+        let null = from_json_body(&logout, br#"{"sessionId":null}"#);
+        assert_eq!(null.param_error.as_deref(), Some("must be string"));
+        let login = descriptor(NULL_TOLERANT_MESSAGE);
+        let no_code = from_json_body(&login, br#"{"user":"a","password":"b","code":null}"#);
+        assert!(no_code.param_error.is_none());
         let extra = from_json_body(&logout, br#"{"sessionId":"a","x":1}"#);
         assert_eq!(extra.param_error.as_deref(), Some(EXTRA));
         assert!(from_json_body(&logout, b"").param_error.is_none());

@@ -41,7 +41,7 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SessionEvent, Status>> +
 
 #[tonic::async_trait]
 impl InternalSessionsService for InternalApi {
-    #[tracing::instrument(skip_all, fields(rpc = "CreateSession"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "CreateSession"))]
     async fn create_session(
         &self,
         request: Request<pb::CreateSessionRequest>,
@@ -65,7 +65,7 @@ impl InternalSessionsService for InternalApi {
         Ok(Response::new(convert::session(&session)))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "Authenticate"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "Authenticate"))]
     async fn authenticate(
         &self,
         request: Request<pb::AuthenticateRequest>,
@@ -82,7 +82,7 @@ impl InternalSessionsService for InternalApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "RecordActivity"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "RecordActivity"))]
     async fn record_activity(
         &self,
         request: Request<pb::RecordActivityRequest>,
@@ -95,7 +95,7 @@ impl InternalSessionsService for InternalApi {
         Ok(Response::new(pb::RecordActivityResponse { recorded }))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "CloseConnection"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "CloseConnection"))]
     async fn close_connection(
         &self,
         request: Request<pb::CloseConnectionRequest>,
@@ -107,7 +107,7 @@ impl InternalSessionsService for InternalApi {
         Ok(Response::new(pb::CloseConnectionResponse {}))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "LogoutUserSessions"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "LogoutUserSessions"))]
     async fn logout_user_sessions(
         &self,
         request: Request<pb::LogoutUserSessionsRequest>,
@@ -123,7 +123,7 @@ impl InternalSessionsService for InternalApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "UpsertUser"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "UpsertUser"))]
     async fn upsert_user(
         &self,
         request: Request<pb::UpsertUserRequest>,
@@ -143,7 +143,7 @@ impl InternalSessionsService for InternalApi {
         Ok(Response::new(convert::user(&user)))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "GetUser"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "GetUser"))]
     async fn get_user(
         &self,
         request: Request<pb::GetUserRequest>,
@@ -156,7 +156,7 @@ impl InternalSessionsService for InternalApi {
         Ok(Response::new(convert::user(&user)))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "ListUsers"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "ListUsers"))]
     async fn list_users(
         &self,
         _request: Request<pb::ListUsersRequest>,
@@ -167,7 +167,7 @@ impl InternalSessionsService for InternalApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "DeactivateUser"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "DeactivateUser"))]
     async fn deactivate_user(
         &self,
         request: Request<pb::DeactivateUserRequest>,
@@ -180,7 +180,7 @@ impl InternalSessionsService for InternalApi {
         Ok(Response::new(convert::user(&user)))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "SetPassword"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "SetPassword"))]
     async fn set_password(
         &self,
         request: Request<pb::SetPasswordRequest>,
@@ -193,7 +193,7 @@ impl InternalSessionsService for InternalApi {
         Ok(Response::new(pb::SetPasswordResponse {}))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "EnrollTotp"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "EnrollTotp"))]
     async fn enroll_totp(
         &self,
         request: Request<pb::EnrollTotpRequest>,
@@ -210,7 +210,7 @@ impl InternalSessionsService for InternalApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "DisableTotp"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "DisableTotp"))]
     async fn disable_totp(
         &self,
         request: Request<pb::DisableTotpRequest>,
@@ -222,7 +222,7 @@ impl InternalSessionsService for InternalApi {
         Ok(Response::new(pb::DisableTotpResponse {}))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "RegenerateBackupCodes"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "RegenerateBackupCodes"))]
     async fn regenerate_backup_codes(
         &self,
         request: Request<pb::RegenerateBackupCodesRequest>,
@@ -237,7 +237,7 @@ impl InternalSessionsService for InternalApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "GrantPermission"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "GrantPermission"))]
     async fn grant_permission(
         &self,
         request: Request<pb::PermissionChange>,
@@ -254,7 +254,7 @@ impl InternalSessionsService for InternalApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "RevokePermission"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "RevokePermission"))]
     async fn revoke_permission(
         &self,
         request: Request<pb::PermissionChange>,
@@ -271,7 +271,7 @@ impl InternalSessionsService for InternalApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "ListPermissions"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "ListPermissions"))]
     async fn list_permissions(
         &self,
         _request: Request<pb::ListPermissionsRequest>,
@@ -288,7 +288,7 @@ impl InternalSessionsService for InternalApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "ListAuditEvents"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "ListAuditEvents"))]
     async fn list_audit_events(
         &self,
         request: Request<pb::ListAuditEventsRequest>,
@@ -307,7 +307,7 @@ impl InternalSessionsService for InternalApi {
 
     type WatchSessionEventsStream = EventStream;
 
-    #[tracing::instrument(skip_all, fields(rpc = "WatchSessionEvents"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "WatchSessionEvents"))]
     async fn watch_session_events(
         &self,
         request: Request<pb::WatchSessionEventsRequest>,

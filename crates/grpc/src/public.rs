@@ -46,7 +46,7 @@ fn listing(listing: sessions_service::Listing, with_user: bool) -> pb::ListSessi
 
 #[tonic::async_trait]
 impl SessionsService for PublicApi {
-    #[tracing::instrument(skip_all, fields(rpc = "GetMySession"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "GetMySession"))]
     async fn get_my_session(
         &self,
         request: Request<pb::GetSessionRequest>,
@@ -60,7 +60,7 @@ impl SessionsService for PublicApi {
         Ok(Response::new(convert::session(&session)))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "GetSessionAdmin"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "GetSessionAdmin"))]
     async fn get_session_admin(
         &self,
         request: Request<pb::GetSessionRequest>,
@@ -74,7 +74,7 @@ impl SessionsService for PublicApi {
         Ok(Response::new(convert::admin_session(&found)))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "ListMySessions"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "ListMySessions"))]
     async fn list_my_sessions(
         &self,
         request: Request<pb::ListSessionsRequest>,
@@ -88,7 +88,7 @@ impl SessionsService for PublicApi {
         Ok(Response::new(listing(page, false)))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "ListAllSessions"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "ListAllSessions"))]
     async fn list_all_sessions(
         &self,
         request: Request<pb::ListSessionsRequest>,
@@ -102,7 +102,7 @@ impl SessionsService for PublicApi {
         Ok(Response::new(listing(page, true)))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "LogoutMySession"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "LogoutMySession"))]
     async fn logout_my_session(
         &self,
         request: Request<pb::LogoutSessionRequest>,
@@ -119,7 +119,7 @@ impl SessionsService for PublicApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "LogoutSession"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "LogoutSession"))]
     async fn logout_session(
         &self,
         request: Request<pb::LogoutSessionRequest>,
@@ -136,7 +136,7 @@ impl SessionsService for PublicApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "Login"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "Login"))]
     async fn login(
         &self,
         request: Request<pb::LoginRequest>,
@@ -176,7 +176,7 @@ impl SessionsService for PublicApi {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(rpc = "Logout"))]
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "Logout"))]
     async fn logout(
         &self,
         request: Request<pb::LogoutRequest>,

@@ -341,18 +341,22 @@ fn cors(origins: &[String]) -> anyhow::Result<tower_http::cors::CorsLayer> {
 
 /// Route labels for metrics: the REST routes and every gRPC method served.
 fn known_paths(edge: &RestEdge) -> anyhow::Result<observe::KnownPaths> {
-    let mut paths: std::collections::HashSet<String> = edge
+    let mut paths: std::collections::HashSet<Arc<str>> = edge
         .routes()
         .iter()
-        .map(|route| route.path.clone())
+        .map(|route| Arc::from(route.path.as_str()))
         .collect();
-    paths.insert(sessions_edge::OPENAPI_PATH.to_owned());
+    paths.insert(Arc::from(sessions_edge::OPENAPI_PATH));
     for descriptor_set in [FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
         let pool =
             prost_reflect::DescriptorPool::decode(descriptor_set).context("descriptor set")?;
         for service in pool.services() {
             for method in service.methods() {
-                paths.insert(format!("/{}/{}", service.full_name(), method.name()));
+                paths.insert(Arc::from(format!(
+                    "/{}/{}",
+                    service.full_name(),
+                    method.name()
+                )));
             }
         }
     }

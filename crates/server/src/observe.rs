@@ -5,6 +5,7 @@ use std::{collections::HashSet, sync::Arc, time::Instant};
 
 use axum::{body::Body, extract::State, middleware::Next, response::Response};
 use http::Request;
+use metrics::SharedString;
 use tracing::{Instrument, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -14,9 +15,46 @@ use sessions_domain::DomainError;
 use sessions_grpc::error_table;
 
 /// Paths worth a label of their own; anything else is `unmatched`, so a client
-/// cannot blow up the metrics' cardinality with made-up paths.
+/// cannot blow up the metrics' cardinality with made-up paths. Shared strings,
+/// so labelling a request allocates nothing.
 #[derive(Clone, Default)]
-pub(crate) struct KnownPaths(pub(crate) Arc<HashSet<String>>);
+pub(crate) struct KnownPaths(pub(crate) Arc<HashSet<Arc<str>>>);
+
+/// gRPC status codes as label values, without formatting one per request.
+const GRPC_CODES: [&str; 17] = [
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+];
+
+fn grpc_code_label(code: &str) -> SharedString {
+    match GRPC_CODES.iter().find(|known| **known == code) {
+        Some(known) => SharedString::const_str(known),
+        None => SharedString::from(code.to_owned()),
+    }
+}
+
+/// The statuses this service answers, as label values without formatting.
+fn http_status_label(status: http::StatusCode) -> SharedString {
+    const KNOWN: [(u16, &str); 14] = [
+        (200, "200"),
+        (204, "204"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (408, "408"),
+        (413, "413"),
+        (429, "429"),
+        (431, "431"),
+        (500, "500"),
+        (503, "503"),
+        (504, "504"),
+    ];
+    match KNOWN.iter().find(|(code, _)| *code == status.as_u16()) {
+        Some((_, label)) => SharedString::const_str(label),
+        None => SharedString::from(status.as_u16().to_string()),
+    }
+}
 
 pub(crate) async fn observe(
     State(known): State<KnownPaths>,
@@ -26,16 +64,16 @@ pub(crate) async fn observe(
     let started = Instant::now();
     let grpc = is_grpc(&request);
     let method = request.method().clone();
-    let path = request.uri().path();
-    let route = if known.0.contains(path) {
-        path.to_owned()
-    } else {
-        "unmatched".to_owned()
+    let route: SharedString = match known.0.get(request.uri().path()) {
+        Some(path) => SharedString::from(path.clone()),
+        None => SharedString::const_str("unmatched"),
     };
     let protocol = if grpc { "grpc" } else { "rest" };
-    let span = tracing::info_span!(
+    // Debug level: exported to OpenTelemetry (its own filter), but never
+    // formatted by the log layer, which costs a JSON rendering per request.
+    let span = tracing::debug_span!(
         "request",
-        otel.name = %if grpc { route.clone() } else { format!("{method} {route}") },
+        otel.name = %if grpc { route.to_string() } else { format!("{method} {route}") },
         otel.kind = "server",
         http.request.method = %method,
         http.route = %route,
@@ -43,11 +81,13 @@ pub(crate) async fn observe(
         http.response.status_code = Empty,
         rpc.grpc.status_code = Empty,
     );
-    let _ = span.set_parent(remote_context(request.headers()));
+    if !span.is_disabled() {
+        let _ = span.set_parent(remote_context(request.headers()));
+    }
     let response = next.run(request).instrument(span.clone()).await;
 
-    let http_status = response.status().as_u16();
-    span.record("http.response.status_code", http_status);
+    let http_status = response.status();
+    span.record("http.response.status_code", http_status.as_u16());
     // Unary gRPC errors are trailers-only answers, so grpc-status is a header;
     // its absence on a 200 means OK.
     let status = if grpc {
@@ -55,15 +95,14 @@ pub(crate) async fn observe(
             .headers()
             .get("grpc-status")
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("0")
-            .to_owned();
-        span.record("rpc.grpc.status_code", code.as_str());
-        code
+            .unwrap_or("0");
+        span.record("rpc.grpc.status_code", code);
+        grpc_code_label(code)
     } else {
-        http_status.to_string()
+        http_status_label(http_status)
     };
     let labels = [
-        ("protocol", protocol.to_owned()),
+        ("protocol", SharedString::const_str(protocol)),
         ("route", route),
         ("status", status),
     ];

@@ -17,7 +17,7 @@ pub struct AuthContext {
 impl SessionService {
     /// The caller's user and session, or `Unauthenticated` for a missing, wrong,
     /// revoked or expired token or an inactive user. One indexed lookup by token
-    /// hash and one by primary key; nothing is written.
+    /// hash, joined to the user by primary key; nothing is written.
     pub async fn authenticate(&self, caller: &Caller) -> DomainResult<AuthContext> {
         let (Some(user_id), Some(token)) = (
             caller.user_id.as_deref().filter(|v| !v.is_empty()),
@@ -33,20 +33,17 @@ impl SessionService {
         user_id: &str,
         token: &str,
     ) -> DomainResult<AuthContext> {
-        let session = self
+        let (session, user) = self
             .repo()
-            .find_session_by_token_hash(&hash_login_token(token))
+            .find_login(&hash_login_token(token))
             .await?
             .ok_or(DomainError::Unauthenticated)?;
-        if !constant_time_eq(&session.user_id, user_id) || !session.is_active(self.now()) {
+        if !constant_time_eq(&session.user_id, user_id)
+            || !session.is_active(self.now())
+            || !user.active
+        {
             return Err(DomainError::Unauthenticated);
         }
-        let user = self
-            .repo()
-            .find_user(user_id)
-            .await?
-            .filter(|user| user.active)
-            .ok_or(DomainError::Unauthenticated)?;
         Ok(AuthContext { user, session })
     }
 

@@ -11,6 +11,7 @@ pub mod fuzzing;
 mod ids;
 mod listing;
 mod login;
+mod password_work;
 mod public;
 mod rate_limit;
 pub mod roles;

@@ -3,8 +3,8 @@
 use sessions_domain::{DomainError, DomainResult, Session, User};
 
 use crate::{
-    Caller, ClientInfo, SessionService,
-    secrets::{hash_login_token, password_digest, verify_password_digest},
+    Caller, ClientInfo, SessionService, password_work,
+    secrets::{hash_login_token, password_digest},
     two_factor::CodeCheck,
 };
 
@@ -55,10 +55,11 @@ impl SessionService {
         };
         // Unknown users still cost a hash verification: no timing oracle.
         let digest = password_digest(&input.password);
-        let verified = verify_password_digest(
-            &digest,
-            user.as_ref().and_then(|u| u.password_hash.as_deref()),
-        );
+        let verified = password_work::verify_password_digest(
+            digest,
+            user.as_ref().and_then(|u| u.password_hash.clone()),
+        )
+        .await?;
         let user = match user {
             Some(user) if verified && user.active && !input.password.is_empty() => user,
             _ => {

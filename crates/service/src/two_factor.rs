@@ -4,11 +4,7 @@
 use chrono::Duration;
 use sessions_domain::{DomainError, DomainResult, TwoFactorFailure, TwoFactorTrust, User};
 
-use crate::{
-    AuthContext, Caller, SessionService,
-    secrets::{hash_backup_code, verify_password_digest},
-    totp,
-};
+use crate::{AuthContext, Caller, SessionService, password_work, secrets::hash_backup_code, totp};
 
 /// The method a check uses for a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +130,11 @@ impl SessionService {
                     .await?
             }
             Method::Password => {
-                verify_password_digest(&code.to_ascii_lowercase(), user.password_hash.as_deref())
+                password_work::verify_password_digest(
+                    code.to_ascii_lowercase(),
+                    user.password_hash.clone(),
+                )
+                .await?
             }
         };
         if accepted {

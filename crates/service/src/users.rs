@@ -3,11 +3,7 @@
 
 use sessions_domain::{DomainError, DomainResult, Permission, User};
 
-use crate::{
-    SessionService,
-    secrets::{hash_backup_code, hash_password},
-    totp,
-};
+use crate::{SessionService, password_work, secrets::hash_backup_code, totp};
 
 /// How many backup codes a user holds at a time.
 const BACKUP_CODE_COUNT: usize = 10;
@@ -116,7 +112,7 @@ impl SessionService {
         if password.is_empty() {
             return Err(invalid("must have required property 'password'"));
         }
-        let hash = hash_password(password).map_err(DomainError::Internal)?;
+        let hash = password_work::hash_password(password.to_owned()).await?;
         if !self.repo().set_password_hash(user_id, Some(&hash)).await? {
             return Err(DomainError::NotFound("user"));
         }

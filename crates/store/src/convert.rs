@@ -37,6 +37,15 @@ fn is_connection_error(err: &sqlx::Error) -> bool {
         // connection exception, 28 authorization, 3D the database is gone, 53
         // insufficient resources, 55 not accepting connections / lock not
         // available, 57 operator intervention (shutting down).
+        // SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6), extended codes
+        // included: another process holds the file past the busy timeout.
+        sqlx::Error::Database(db)
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() =>
+        {
+            db.code()
+                .and_then(|code| code.parse::<i32>().ok())
+                .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+        }
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             ["08", "28", "3D", "53", "55", "57"]
                 .iter()

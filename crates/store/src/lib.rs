@@ -63,6 +63,12 @@ impl Store {
             .acquire_timeout(options.acquire_timeout)
             .connect_timeout(options.connect_timeout)
             .test_before_acquire(false)
+            // A SQLite file locked by another process is waited for as long as
+            // a pooled connection would be, then answered 503 (sqlx waits 5 s).
+            .map_sqlx_sqlite_opts({
+                let busy = options.acquire_timeout;
+                move |sqlite| sqlite.busy_timeout(busy)
+            })
             // sqlx would log every statement; we log at the service layer.
             .sqlx_logging(false);
         let db = Database::connect(connect).await.map_err(map_db_error)?;

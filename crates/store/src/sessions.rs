@@ -2,19 +2,22 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::sync::OnceLock;
+
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, IntoActiveModel, JoinType, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic,
+    IntoActiveModel, JoinType, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, RelationTrait, Select, SelectA, SelectB, Statement, TransactionTrait,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, extension::postgres::PgFunc},
 };
 use sessions_domain::{
     DomainResult, EventKind, ListQuery, ListScope, NewEvent, Page, Session, SessionRepository,
-    SessionWithUser, SortDirection, SortKey, TwoFactorTrust, UserSummary,
+    SessionWithUser, SortDirection, SortKey, TwoFactorTrust, User, UserSummary,
 };
 
 use crate::{
     Store,
-    convert::{map_db_error, millis, session_from_row, session_to_row},
+    convert::{map_db_error, millis, session_from_row, session_to_row, user_from_row},
     entities::{sessions, users},
     events::append_event,
 };
@@ -77,6 +80,28 @@ fn owner_matches(pattern: &str, postgres: bool) -> sea_orm::sea_query::SimpleExp
     }
 }
 
+/// The token check's SQL (session by token hash, owner joined), built once per
+/// backend: it runs on every request of the platform, and sea-query would
+/// otherwise build the same statement each time. The token hash column is
+/// unique, so the join answers at most one row.
+fn find_login_sql(backend: DbBackend) -> String {
+    static POSTGRES: OnceLock<String> = OnceLock::new();
+    static SQLITE: OnceLock<String> = OnceLock::new();
+    let cell = if backend == DbBackend::Postgres {
+        &POSTGRES
+    } else {
+        &SQLITE
+    };
+    cell.get_or_init(|| {
+        sessions::Entity::find()
+            .filter(sessions::Column::LoginTokenHash.eq(""))
+            .find_also_related(users::Entity)
+            .build(backend)
+            .sql
+    })
+    .clone()
+}
+
 /// The active sessions a listing covers, owner joined, before sort and paging.
 fn matching_sessions(query: &ListQuery, postgres: bool) -> Select<sessions::Entity> {
     let mut select = sessions::Entity::find()
@@ -123,13 +148,23 @@ impl SessionRepository for Store {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
-    async fn find_session_by_token_hash(&self, token_hash: &str) -> DomainResult<Option<Session>> {
-        let row = sessions::Entity::find()
-            .filter(sessions::Column::LoginTokenHash.eq(token_hash))
-            .one(&self.db)
+    async fn find_login(&self, token_hash: &str) -> DomainResult<Option<(Session, User)>> {
+        let backend = self.db.get_database_backend();
+        let statement =
+            Statement::from_sql_and_values(backend, find_login_sql(backend), [token_hash.into()]);
+        let Some(row) = self
+            .db
+            .query_one_raw(statement)
             .await
+            .map_err(map_db_error)?
+        else {
+            return Ok(None);
+        };
+        let session =
+            sessions::Model::from_query_result(&row, SelectA.as_str()).map_err(map_db_error)?;
+        let user = users::Model::from_query_result_optional(&row, SelectB.as_str())
             .map_err(map_db_error)?;
-        Ok(row.map(session_from_row))
+        Ok(user.map(|user| (session_from_row(session), user_from_row(user))))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
