@@ -280,6 +280,48 @@ async fn list_all_filters_and_sorts_by_owner(backend: Backend) {
         .await;
     assert_eq!(
         ids(&body),
-        vec![wil.session_id, boss.session_id, aaron.session_id]
+        vec![
+            wil.session_id.clone(),
+            boss.session_id.clone(),
+            aaron.session_id
+        ]
     );
+
+    // A piece of a session id, in another case: the search term's substring
+    // index (pg_trgm, SQLite FTS5) and the exact match agree.
+    let piece: String = wil.session_id.chars().skip(3).take(6).collect();
+    let swapped: String = piece
+        .chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    let (status, body) = app
+        .get(
+            &format!("/api/v1/sessions/list.all?filter={swapped}"),
+            &boss,
+            &two_fa,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(ids(&body).contains(&wil.session_id), "{body}");
+    // Index syntax and wildcards are literal text that no session contains.
+    for hostile in ["%22OR%22", "%25_%25", "a*b", "NEAR(x)", "%22%22%22"] {
+        let (status, body) = app
+            .get(
+                &format!("/api/v1/sessions/list.all?filter={hostile}"),
+                &boss,
+                &two_fa,
+            )
+            .await;
+        assert_eq!(
+            (status, body["total"].clone()),
+            (200, json!(0)),
+            "{hostile}"
+        );
+    }
 }

@@ -50,6 +50,9 @@ struct Args {
     in_process: bool,
     #[arg(long)]
     grpc_connections: Option<usize>,
+    /// Database connections of the server, and of the bare-pool ceiling.
+    #[arg(long)]
+    pool_size: Option<u32>,
     /// Seed the databases, print the timings and stop.
     #[arg(long)]
     seed_only: bool,
@@ -154,6 +157,9 @@ fn settings(args: &Args) -> Settings {
     }
     if let Some(v) = args.grpc_connections {
         s.grpc_connections = v;
+    }
+    if let Some(v) = args.pool_size {
+        s.pool_size = v.max(1);
     }
     if args.in_process {
         s.mode = launch::Mode::InProcess;

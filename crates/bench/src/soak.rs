@@ -94,6 +94,14 @@ impl SoakSettings {
     }
 }
 
+/// How often a step ran and how long it took.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StepStats {
+    pub requests: u64,
+    pub mean_ms: f64,
+    pub max_ms: f64,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SoakReport {
     pub backend: String,
@@ -101,8 +109,8 @@ pub struct SoakReport {
     pub seconds: f64,
     pub journeys: u64,
     pub requests: u64,
-    /// Requests per step of the journey.
-    pub by_step: BTreeMap<String, u64>,
+    /// Requests per step of the journey, with their latency.
+    pub by_step: BTreeMap<String, StepStats>,
     pub server_errors: u64,
     pub unexpected_4xx: u64,
     /// Anything else unexpected: a wrong body, a transport failure.
@@ -157,8 +165,17 @@ impl SoakReport {
             self.requests,
             self.requests as f64 / self.seconds.max(0.001)
         );
-        for (step, count) in &self.by_step {
-            let _ = writeln!(out, "  {step:<34} {count:>9}");
+        let _ = writeln!(
+            out,
+            "  {:<34} {:>9} {:>9} {:>9}",
+            "step", "requests", "mean ms", "max ms"
+        );
+        for (step, stats) in &self.by_step {
+            let _ = writeln!(
+                out,
+                "  {step:<34} {:>9} {:>9.2} {:>9.1}",
+                stats.requests, stats.mean_ms, stats.max_ms
+            );
         }
         let _ = writeln!(
             out,
@@ -194,9 +211,30 @@ struct Tally {
     unexpected_4xx: AtomicU64,
     other_failures: AtomicU64,
     logouts: AtomicU64,
-    by_step: Mutex<BTreeMap<&'static str, u64>>,
+    by_step: Mutex<BTreeMap<&'static str, StepStats>>,
     first_failures: Mutex<Vec<String>>,
     logged_out: Mutex<Vec<Login>>,
+}
+
+/// Adds one request and its latency to its step when dropped, whatever way
+/// the step ended.
+struct StepTimer<'a> {
+    tally: &'a Tally,
+    step: &'static str,
+    started: Instant,
+}
+
+impl Drop for StepTimer<'_> {
+    fn drop(&mut self) {
+        let ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        if let Ok(mut steps) = self.tally.by_step.lock() {
+            let stats = steps.entry(self.step).or_default();
+            // Running mean: no per-request storage over a long soak.
+            stats.requests += 1;
+            stats.mean_ms += (ms - stats.mean_ms) / stats.requests as f64;
+            stats.max_ms = stats.max_ms.max(ms);
+        }
+    }
 }
 
 /// Why a journey stopped early.
@@ -213,9 +251,12 @@ enum Failure {
 }
 
 impl Tally {
-    fn count(&self, step: &'static str) {
-        if let Ok(mut steps) = self.by_step.lock() {
-            *steps.entry(step).or_default() += 1;
+    /// Times one request of `step` until the guard drops.
+    fn time(&self, step: &'static str) -> StepTimer<'_> {
+        StepTimer {
+            tally: self,
+            step,
+            started: Instant::now(),
         }
     }
 
@@ -262,7 +303,7 @@ impl Journey {
         request: reqwest::RequestBuilder,
         expected: u16,
     ) -> Result<Value, Failure> {
-        self.tally.count(step);
+        let _timer = self.tally.time(step);
         let response = request.send().await.map_err(|e| Failure::Other {
             step,
             what: e.to_string(),
@@ -308,7 +349,7 @@ impl Journey {
 
     async fn authenticate(&self, login: &Login) -> Result<Option<String>, Failure> {
         let step = "grpc Authenticate";
-        self.tally.count(step);
+        let _timer = self.tally.time(step);
         let answer = InternalSessionsServiceClient::new(self.channel())
             .authenticate(with_credential(AuthenticateRequest {
                 user_id: login.user_id.clone(),
@@ -480,7 +521,7 @@ impl Journey {
 
     async fn grpc_get_my_session(&self, login: &Login) -> Result<(), Failure> {
         let step = "grpc GetMySession";
-        self.tally.count(step);
+        let _timer = self.tally.time(step);
         let mut request = Request::new(GetSessionRequest {
             session_id: login.session_id.clone(),
         });
@@ -495,7 +536,7 @@ impl Journey {
 
     async fn record_activity(&self, login: &Login) -> Result<(), Failure> {
         let step = "grpc RecordActivity";
-        self.tally.count(step);
+        let _timer = self.tally.time(step);
         InternalSessionsServiceClient::new(self.channel())
             .record_activity(with_credential(RecordActivityRequest {
                 session_id: login.session_id.clone(),
@@ -697,7 +738,7 @@ async fn drive(
     };
     let (rechecked, still_valid) = recheck_logouts(&clients, &tally, settings.concurrency).await?;
 
-    let by_step: BTreeMap<String, u64> = tally
+    let by_step: BTreeMap<String, StepStats> = tally
         .by_step
         .lock()
         .map(|steps| steps.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect())
@@ -707,7 +748,7 @@ async fn drive(
         concurrency: settings.concurrency,
         seconds,
         journeys: tally.journeys.load(Ordering::Relaxed),
-        requests: by_step.values().sum(),
+        requests: by_step.values().map(|s| s.requests).sum(),
         by_step,
         server_errors: tally.server_errors.load(Ordering::Relaxed),
         unexpected_4xx: tally.unexpected_4xx.load(Ordering::Relaxed),
