@@ -677,14 +677,24 @@ pub async fn run(settings: &SoakSettings) -> anyhow::Result<SoakReport> {
         let _ =
             seed_db::drop_postgres(&settings.postgres_admin_url, &settings.postgres_database).await;
     }
-    let mut report =
-        outcome.with_context(|| format!("soak; server log in {}", dir.path().display()))?;
+    // The server's log outlives a failed run, for the reader of the failure.
+    let mut report = match outcome {
+        Ok(report) => report,
+        Err(err) => {
+            let kept = dir.keep();
+            return Err(err.context(format!("soak; server log in {}", kept.display())));
+        }
+    };
     report.backend = format!("{:?}", settings.backend).to_lowercase();
     if settings.mode == Mode::Child
         && let Some(failure) = report.rss_growth_failure(settings.max_rss_growth)
     {
         report.first_failures.push(failure);
         report.other_failures += 1;
+    }
+    if !report.failures().is_empty() {
+        let kept = dir.keep();
+        eprintln!("soak: server log kept in {}", kept.display());
     }
     Ok(report)
 }

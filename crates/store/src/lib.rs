@@ -11,7 +11,10 @@ mod users;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use sessions_domain::DomainResult;
 use sessions_migrations::{Migrator, MigratorTrait};
 
@@ -79,6 +82,19 @@ impl Store {
                 .map_err(map_db_error)?;
         }
         Ok(Self { db })
+    }
+
+    /// A transaction that writes. On SQLite it takes the write lock at BEGIN
+    /// (`IMMEDIATE`), waiting for it under the busy timeout: a deferred one
+    /// that reads first and then writes is refused at once with `SQLITE_BUSY`
+    /// when another connection wrote in between, which no wait can fix.
+    pub(crate) async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
     }
 
     pub fn is_sqlite(&self) -> bool {

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic,
     IntoActiveModel, JoinType, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, RelationTrait, Select, SelectA, SelectB, Statement, TransactionTrait,
+    QueryTrait, RelationTrait, Select, SelectA, SelectB, Statement,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, extension::postgres::PgFunc},
 };
 use sessions_domain::{
@@ -154,7 +154,7 @@ fn sort_column(key: SortKey) -> sea_orm::sea_query::SimpleExpr {
 impl SessionRepository for Store {
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn insert_session(&self, session: &Session, event: &NewEvent) -> DomainResult<()> {
-        let txn = self.db.begin().await.map_err(map_db_error)?;
+        let txn = self.begin_write().await.map_err(map_db_error)?;
         sessions::Entity::insert(session_to_row(session).into_active_model())
             .exec_without_returning(&txn)
             .await
@@ -257,7 +257,7 @@ impl SessionRepository for Store {
         by: &str,
         event: &NewEvent,
     ) -> DomainResult<bool> {
-        let txn = self.db.begin().await.map_err(map_db_error)?;
+        let txn = self.begin_write().await.map_err(map_db_error)?;
         let result = sessions::Entity::update_many()
             .col_expr(sessions::Column::LogoutAt, Expr::value(millis(at)))
             .col_expr(sessions::Column::LogoutBy, Expr::value(by))
@@ -284,7 +284,7 @@ impl SessionRepository for Store {
         by: &str,
         instance_id: &str,
     ) -> DomainResult<Vec<String>> {
-        let txn = self.db.begin().await.map_err(map_db_error)?;
+        let txn = self.begin_write().await.map_err(map_db_error)?;
         let mut active = sessions::Entity::find()
             .select_only()
             .column(sessions::Column::SessionId)
@@ -378,7 +378,7 @@ impl SessionRepository for Store {
         at: DateTime<Utc>,
         event: &NewEvent,
     ) -> DomainResult<bool> {
-        let txn = self.db.begin().await.map_err(map_db_error)?;
+        let txn = self.begin_write().await.map_err(map_db_error)?;
         let result = sessions::Entity::update_many()
             .col_expr(sessions::Column::ClosedAt, Expr::value(millis(at)))
             .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    TransactionTrait, sea_query::Expr, sea_query::OnConflict,
+    sea_query::Expr, sea_query::OnConflict,
 };
 use sessions_domain::{DomainResult, User, UserRepository};
 
@@ -96,7 +96,7 @@ impl UserRepository for Store {
         secret: Option<&str>,
         backup_code_hashes: &[String],
     ) -> DomainResult<bool> {
-        let txn = self.db.begin().await.map_err(map_db_error)?;
+        let txn = self.begin_write().await.map_err(map_db_error)?;
         let result = users::Entity::update_many()
             .col_expr(
                 users::Column::TotpSecret,
@@ -120,7 +120,7 @@ impl UserRepository for Store {
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn replace_backup_codes(&self, user_id: &str, hashes: &[String]) -> DomainResult<bool> {
-        let txn = self.db.begin().await.map_err(map_db_error)?;
+        let txn = self.begin_write().await.map_err(map_db_error)?;
         let exists = users::Entity::find_by_id(user_id.to_owned())
             .one(&txn)
             .await
