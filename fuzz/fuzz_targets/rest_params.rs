@@ -17,6 +17,7 @@ const DOCUMENTED: &[&str] = &[
     "must be boolean",
     "must be object",
     "must NOT have more than 1024 characters",
+    sessions_domain::NUL_CHARACTER,
 ];
 
 /// The REST routes' inputs first (low selector values hit them), then every

@@ -24,17 +24,20 @@ const POSTGRES_INDEXES: &[(&str, &str, &str)] = &[
 /// primary key. Not an external-content table keyed by rowid: `sessions` has a
 /// text primary key, so its rowids may change on VACUUM.
 const SQLITE_UP: &[&str] = &[
-    "CREATE VIRTUAL TABLE sessions_search USING fts5(search_term, session_pk UNINDEXED, \
+    "CREATE VIRTUAL TABLE IF NOT EXISTS sessions_search USING fts5(search_term, session_pk UNINDEXED, \
      tokenize = 'trigram case_sensitive 0')",
-    "INSERT INTO sessions_search (search_term, session_pk) SELECT search_term, id FROM sessions",
-    "CREATE TRIGGER sessions_search_insert AFTER INSERT ON sessions BEGIN \
+    // SQLite migrations run outside a transaction: each step may be re-run
+    // after a failure part-way, so none of them may do its work twice.
+    "INSERT INTO sessions_search (search_term, session_pk) SELECT search_term, id FROM sessions \
+     WHERE NOT EXISTS (SELECT 1 FROM sessions_search)",
+    "CREATE TRIGGER IF NOT EXISTS sessions_search_insert AFTER INSERT ON sessions BEGIN \
      INSERT INTO sessions_search (search_term, session_pk) VALUES (new.search_term, new.id); END",
     // Search terms are written once, at login, and sessions are never deleted;
     // these two keep the index right should that ever change.
-    "CREATE TRIGGER sessions_search_update AFTER UPDATE OF search_term, id ON sessions BEGIN \
+    "CREATE TRIGGER IF NOT EXISTS sessions_search_update AFTER UPDATE OF search_term, id ON sessions BEGIN \
      DELETE FROM sessions_search WHERE session_pk = old.id; \
      INSERT INTO sessions_search (search_term, session_pk) VALUES (new.search_term, new.id); END",
-    "CREATE TRIGGER sessions_search_delete AFTER DELETE ON sessions BEGIN \
+    "CREATE TRIGGER IF NOT EXISTS sessions_search_delete AFTER DELETE ON sessions BEGIN \
      DELETE FROM sessions_search WHERE session_pk = old.id; END",
 ];
 

@@ -54,6 +54,36 @@ async fn grpc_serves_the_same_rpcs(backend: Backend) {
         (1, 50, 1)
     );
     let session_id = listing.sessions[0].session_id.clone();
+    // gRPC callers skip the REST decoder; the service still refuses U+0000 in
+    // a filter, and storage refuses it where the service passes it through.
+    let status = grpc
+        .list_my_sessions(with_identity(
+            ListSessionsRequest {
+                filter: "ab\0cd".into(),
+                ..Default::default()
+            },
+            &id,
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let status = grpc
+        .get_my_session(with_identity(
+            GetSessionRequest {
+                session_id: "a\0b".into(),
+            },
+            &id,
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    // SQLite compares the NUL like any character; PostgreSQL cannot take it.
+    let expected = match backend {
+        Backend::Sqlite => Code::NotFound,
+        Backend::Postgres => Code::InvalidArgument,
+    };
+    assert_eq!(status.code(), expected, "{status:?}");
 
     let session = grpc
         .get_my_session(with_identity(

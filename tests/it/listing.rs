@@ -168,6 +168,17 @@ async fn list_reports_parameter_problems(backend: Backend) {
         app.get("/api/v1/sessions/list?page=2", &rod, &[]).await,
         (400, invalid("must NOT have additional properties"))
     );
+    // Neither database takes U+0000 as text: a clear 400, not a 500.
+    assert_eq!(
+        app.get("/api/v1/sessions/list?filter=abc%00def", &rod, &[])
+            .await,
+        (400, invalid("must NOT contain the NUL character"))
+    );
+    assert_eq!(
+        app.get("/api/v1/sessions/info?sessionId=a%00b", &rod, &[])
+            .await,
+        (400, invalid("must NOT contain the NUL character"))
+    );
     assert_eq!(
         app.get("/api/v1/sessions/list?sort=loginAt", &rod, &[])
             .await,

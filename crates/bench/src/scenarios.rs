@@ -19,6 +19,9 @@ use crate::{
     seed::{CLIENT_UA, LIST_USER_SESSIONS, Login, Seeded},
 };
 
+/// Longest any request of the bench may take (the server answers within 30 s).
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The service credential the bench configures.
 pub const INTERNAL_TOKEN: &str = "bench-internal-credential";
 /// The admin's password; `x-2fa-code` is its SHA-256 in hex.
@@ -44,12 +47,15 @@ impl Clients {
             .pool_max_idle_per_host(concurrency)
             .http1_only()
             .tcp_nodelay(true)
+            // A wedged server fails the run instead of hanging it.
+            .timeout(REQUEST_TIMEOUT)
             .build()?;
         let mut channels = Vec::new();
         for _ in 0..grpc_connections.max(1) {
             channels.push(
                 Channel::from_shared(format!("http://{addr}"))?
                     .tcp_nodelay(true)
+                    .timeout(REQUEST_TIMEOUT)
                     .connect()
                     .await?,
             );

@@ -140,6 +140,12 @@ impl SoakReport {
                 out.push(format!("{count} {what}"));
             }
         }
+        if self.logouts_rechecked != self.logouts {
+            out.push(format!(
+                "{} logouts but {} rechecked",
+                self.logouts, self.logouts_rechecked
+            ));
+        }
         out.extend(self.first_failures.iter().cloned());
         out
     }
@@ -148,6 +154,9 @@ impl SoakReport {
         let [_, second, _, last] = self.rss_quarters_mb[..] else {
             return None;
         };
+        if self.rss_quarters_mb.contains(&0.0) {
+            return Some("the server's RSS could not be read".to_owned());
+        }
         (last > second * (1.0 + max_growth) + 8.0).then(|| {
             format!("RSS grew from {second:.0} MB (second quarter) to {last:.0} MB (last quarter)")
         })
@@ -424,16 +433,23 @@ impl Journey {
 
         // The admin side: everyone's list filtered to this user, then this session.
         let code = self.two_factor_code.as_str();
-        self.rest(
-            "GET sessions/list.all (admin)",
-            self.get(
-                &format!("/api/v1/sessions/list.all?filter={}&count=5", self.username),
-                &self.admin,
+        let everyone = self
+            .rest(
+                "GET sessions/list.all (admin)",
+                self.get(
+                    &format!("/api/v1/sessions/list.all?filter={}&count=5", self.username),
+                    &self.admin,
+                )
+                .header("x-2fa-code", code),
+                200,
             )
-            .header("x-2fa-code", code),
-            200,
-        )
-        .await?;
+            .await?;
+        if everyone["total"].as_u64().unwrap_or(0) == 0 {
+            return Err(Failure::Other {
+                step: "GET sessions/list.all (admin)",
+                what: format!("the filter missed the user's session: {everyone}"),
+            });
+        }
         let admin_view = self
             .rest(
                 "GET sessions/info.admin (admin)",

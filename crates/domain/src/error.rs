@@ -10,6 +10,10 @@ pub struct TwoFactorFailure {
     pub available_methods: Vec<String>,
 }
 
+/// The `invalid-params` message for a string holding U+0000, which neither
+/// database stores or searches faithfully.
+pub const NUL_CHARACTER: &str = "must NOT contain the NUL character";
+
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum DomainError {
     /// Missing, wrong, revoked or expired credentials.

@@ -7,7 +7,7 @@ mod model;
 mod repository;
 
 pub use clock::{Clock, SystemClock, format_timestamp};
-pub use error::{DomainError, DomainResult, TwoFactorFailure};
+pub use error::{DomainError, DomainResult, NUL_CHARACTER, TwoFactorFailure};
 pub use model::{
     AuditEntry, AuditRecord, Device, EventKind, ListQuery, ListScope, NewEvent, Page, Permission,
     Session, SessionEvent, SessionWithUser, SortDirection, SortKey, TwoFactorTrust, User,

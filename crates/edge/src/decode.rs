@@ -109,9 +109,15 @@ fn is_numeric(kind: &Kind) -> bool {
 /// all far shorter, and a bound keeps hostile input out of queries and logs.
 pub(crate) const MAX_STRING_CHARS: usize = 1024;
 
+/// A string parameter holding U+0000.
+const NUL: &str = sessions_domain::NUL_CHARACTER;
+
 fn bounded(text: &str) -> Result<Value, &'static str> {
     if text.chars().count() > MAX_STRING_CHARS {
         Err("must NOT have more than 1024 characters")
+    } else if text.contains('\0') {
+        // PostgreSQL refuses it in text and SQLite's FTS ends strings at it.
+        Err(NUL)
     } else {
         Ok(Value::String(text.to_owned()))
     }
@@ -237,6 +243,7 @@ mod properties {
         "must be boolean",
         "must be object",
         "must NOT have more than 1024 characters",
+        NUL,
     ];
 
     /// Field names (proto and JSON) of the REST requests, and a few that are not.

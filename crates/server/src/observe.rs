@@ -70,7 +70,8 @@ pub(crate) async fn observe(
     };
     let protocol = if grpc { "grpc" } else { "rest" };
     // Debug level: exported to OpenTelemetry (its own filter), but never
-    // formatted by the log layer, which costs a JSON rendering per request.
+    // formatted by the log layer, which cost a JSON rendering per request
+    // (and a re-parse per recorded field) on the token check's hot path.
     let span = tracing::debug_span!(
         "request",
         otel.name = %if grpc { route.to_string() } else { format!("{method} {route}") },
@@ -101,6 +102,23 @@ pub(crate) async fn observe(
     } else {
         http_status_label(http_status)
     };
+    // The request span is not in the logs (see above); a failed request still
+    // names its route beside the cause logged where the error arose.
+    let failed = if grpc {
+        matches!(status.as_ref(), "2" | "4" | "13" | "14")
+    } else {
+        http_status.is_server_error()
+    };
+    if failed {
+        tracing::warn!(
+            protocol,
+            method = %method,
+            route = %route,
+            status = %status.as_ref(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request failed"
+        );
+    }
     let labels = [
         ("protocol", SharedString::const_str(protocol)),
         ("route", route),

@@ -6,7 +6,7 @@
 //! hashes run on the blocking pool, at most one per core at once; the rest
 //! wait their turn without holding memory.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use sessions_domain::{DomainError, DomainResult};
 use tokio::sync::Semaphore;
@@ -15,24 +15,31 @@ use crate::secrets;
 
 /// Process-wide: the budget is the machine's cores, shared by every service
 /// instance in the process.
-fn permits() -> &'static Semaphore {
-    static PERMITS: OnceLock<Semaphore> = OnceLock::new();
-    PERMITS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Semaphore::new(cores)
-    })
+fn permits() -> Arc<Semaphore> {
+    static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    PERMITS
+        .get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            Arc::new(Semaphore::new(cores))
+        })
+        .clone()
 }
 
 async fn run_bounded<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> DomainResult<T> {
-    let _permit = permits()
-        .acquire()
+    let permit = permits()
+        .acquire_owned()
         .await
         .map_err(|_| DomainError::Internal("password hashing pool closed".to_owned()))?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| DomainError::Internal(format!("password hashing task: {e}")))
+    // The permit travels with the hash: a request dropped while it runs (a
+    // deadline, a reset stream) must not let another hash start beside it.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await
+    .map_err(|e| DomainError::Internal(format!("password hashing task: {e}")))
 }
 
 /// [`secrets::verify_password_digest`] on the blocking pool.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DbErr, RuntimeErr, SqlErr, sqlx};
-use sessions_domain::{Device, DomainError, Session, TwoFactorTrust, User};
+use sessions_domain::{Device, DomainError, NUL_CHARACTER, Session, TwoFactorTrust, User};
 
 use crate::entities::{sessions, users};
 
@@ -11,6 +11,13 @@ use crate::entities::{sessions, users};
 pub fn map_db_error(err: DbErr) -> DomainError {
     if let Some(SqlErr::UniqueConstraintViolation(detail)) = err.sql_err() {
         return DomainError::Conflict(detail);
+    }
+    // 22021: PostgreSQL refuses U+0000 in text; the caller sent it.
+    if let DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) = &err
+        && let sqlx::Error::Database(db) = e.as_ref()
+        && db.code().as_deref() == Some("22021")
+    {
+        return DomainError::InvalidParams(NUL_CHARACTER.to_owned());
     }
     let unavailable = match &err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,

@@ -178,7 +178,9 @@ impl SessionRepository for Store {
         };
         let session =
             sessions::Model::from_query_result(&row, SelectA.as_str()).map_err(map_db_error)?;
-        let user = users::Model::from_query_result_optional(&row, SelectB.as_str())
+        // NULL user columns (no owner) are `None`; a row that fails to decode
+        // is an error, not a stranger.
+        let user = Option::<users::Model>::from_query_result(&row, SelectB.as_str())
             .map_err(map_db_error)?;
         Ok(user.map(|user| (session_from_row(session), user_from_row(user))))
     }
