@@ -249,7 +249,16 @@ fn input_fields(
         if field.is_list() || field.is_map() {
             return None;
         }
-        scalar(&field.kind(), Mode::Input).map(|schema| (field, schema))
+        let mut schema = scalar(&field.kind(), Mode::Input)?;
+        // proto3 cannot tell an empty string from an absent one: the service
+        // answers "" with "must have required property".
+        if is_required(&field)
+            && field.kind() == Kind::String
+            && let Some(object) = schema.as_object_mut()
+        {
+            object.insert("minLength".into(), json!(1));
+        }
+        Some((field, schema))
     })
 }
 
@@ -261,10 +270,16 @@ enum Mode {
     Output,
 }
 
+/// Any string without the NUL character, in ECMA-262 regex syntax.
+const NO_NUL_PATTERN: &str = "^[^\\u0000]*$";
+
 fn scalar(kind: &Kind, mode: Mode) -> Option<Value> {
     let input = mode == Mode::Input;
     Some(match kind {
-        Kind::String if input => json!({"type": "string", "maxLength": MAX_STRING_CHARS}),
+        // No U+0000: the decoder refuses it (PostgreSQL cannot store it).
+        Kind::String if input => {
+            json!({"type": "string", "maxLength": MAX_STRING_CHARS, "pattern": NO_NUL_PATTERN})
+        }
         Kind::String => json!({"type": "string"}),
         Kind::Bool => json!({"type": "boolean"}),
         Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
