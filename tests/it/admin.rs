@@ -71,6 +71,10 @@ async fn info_admin_answers_any_active_session(backend: Backend) {
         app.get(&info_admin(&ann.session_id), &boss, &[]).await,
         (404, json!({"success": false, "error": "Session not found"}))
     );
+    assert_eq!(
+        app.get(&info_admin(""), &boss, &[]).await,
+        (404, json!({"success": false, "error": "Session not found"}))
+    );
 }
 
 async fn info_admin_checks_in_the_documented_order(backend: Backend) {
@@ -98,6 +102,11 @@ async fn info_admin_checks_in_the_documented_order(backend: Backend) {
     // 2FA before looking the session up.
     assert_eq!(
         app.get(&info_admin("NoSuchSession2345"), &boss, &[]).await,
+        (400, required("password", &[]))
+    );
+    // An empty id passes the parameter step, so 2FA is asked for first.
+    assert_eq!(
+        app.get(&info_admin(""), &boss, &[]).await,
         (400, required("password", &[]))
     );
 }

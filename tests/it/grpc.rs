@@ -71,7 +71,7 @@ async fn grpc_serves_the_same_rpcs(backend: Backend) {
     let status = grpc
         .get_my_session(with_identity(
             GetSessionRequest {
-                session_id: "a\0b".into(),
+                session_id: Some("a\0b".into()),
             },
             &id,
             &token,
@@ -88,7 +88,7 @@ async fn grpc_serves_the_same_rpcs(backend: Backend) {
     let session = grpc
         .get_my_session(with_identity(
             GetSessionRequest {
-                session_id: session_id.clone(),
+                session_id: Some(session_id.clone()),
             },
             &id,
             &token,
@@ -117,7 +117,7 @@ async fn grpc_serves_the_same_rpcs(backend: Backend) {
     let unknown = grpc
         .get_my_session(with_identity(
             GetSessionRequest {
-                session_id: "NoSuchSession2345".into(),
+                session_id: Some("NoSuchSession2345".into()),
             },
             &id,
             &token,
@@ -128,9 +128,21 @@ async fn grpc_serves_the_same_rpcs(backend: Backend) {
         (unknown.code(), unknown.message()),
         (Code::NotFound, "Session not found")
     );
+    // Present but empty is an id that names nothing, not a missing one.
+    let empty = grpc
+        .get_my_session(with_identity(
+            GetSessionRequest {
+                session_id: Some(String::new()),
+            },
+            &id,
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(empty.code(), Code::NotFound);
     let anonymous = grpc
         .get_my_session(GetSessionRequest {
-            session_id: session_id.clone(),
+            session_id: Some(session_id.clone()),
         })
         .await
         .unwrap_err();
@@ -139,7 +151,7 @@ async fn grpc_serves_the_same_rpcs(backend: Backend) {
     let ended = grpc
         .logout_my_session(with_identity(
             LogoutSessionRequest {
-                session_id: session_id.clone(),
+                session_id: Some(session_id.clone()),
             },
             &id,
             &token,

@@ -111,6 +111,11 @@ async fn info_reports_parameter_problems(backend: Backend) {
             })
         )
     );
+    // An empty id is present, so it passes the schema and names no session.
+    assert_eq!(
+        app.get("/api/v1/sessions/info?sessionId=", &rod, &[]).await,
+        (404, json!({"success": false, "error": "Session not found"}))
+    );
     // Authentication comes before parameters.
     let nobody = LoggedIn {
         user_id: rod.user_id.clone(),

@@ -79,6 +79,16 @@ async fn logout_me_reports_parameter_problems(backend: Backend) {
         app.post(
             "/api/v1/sessions/logout.me",
             &rod,
+            json!({"sessionId": ""}),
+            &[]
+        )
+        .await,
+        (404, json!({"success": false, "error": "Session not found"}))
+    );
+    assert_eq!(
+        app.post(
+            "/api/v1/sessions/logout.me",
+            &rod,
             json!({"sessionId": rod.session_id, "all": true}),
             &[]
         )

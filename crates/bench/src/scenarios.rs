@@ -120,7 +120,7 @@ pub fn get_my_session(clients: &Clients, sample: Arc<Vec<Login>>) -> Op {
         async move {
             let request = as_user(
                 GetSessionRequest {
-                    session_id: login.session_id.clone(),
+                    session_id: Some(login.session_id.clone()),
                 },
                 &login,
             )?;

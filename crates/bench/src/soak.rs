@@ -539,7 +539,7 @@ impl Journey {
         let step = "grpc GetMySession";
         let _timer = self.tally.time(step);
         let mut request = Request::new(GetSessionRequest {
-            session_id: login.session_id.clone(),
+            session_id: Some(login.session_id.clone()),
         });
         insert_metadata(&mut request, "x-user-id", &login.user_id, step)?;
         insert_metadata(&mut request, "x-auth-token", &login.token, step)?;

@@ -249,15 +249,8 @@ fn input_fields(
         if field.is_list() || field.is_map() {
             return None;
         }
-        let mut schema = scalar(&field.kind(), Mode::Input)?;
-        // proto3 cannot tell an empty string from an absent one: the service
-        // answers "" with "must have required property".
-        if is_required(&field)
-            && field.kind() == Kind::String
-            && let Some(object) = schema.as_object_mut()
-        {
-            object.insert("minLength".into(), json!(1));
-        }
+        // A required id may be empty: it then names no session (404).
+        let schema = scalar(&field.kind(), Mode::Input)?;
         Some((field, schema))
     })
 }

@@ -54,7 +54,7 @@ impl SessionsService for PublicApi {
         let caller = caller(&request);
         let session = self
             .service
-            .my_session(&caller, &request.get_ref().session_id)
+            .my_session(&caller, request.get_ref().session_id.as_deref())
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert::session(&session)))
@@ -68,7 +68,7 @@ impl SessionsService for PublicApi {
         let caller = caller(&request);
         let found = self
             .service
-            .admin_session(&caller, &request.get_ref().session_id)
+            .admin_session(&caller, request.get_ref().session_id.as_deref())
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert::admin_session(&found)))
@@ -110,7 +110,7 @@ impl SessionsService for PublicApi {
         let caller = caller(&request);
         let session_id = self
             .service
-            .logout_my_session(&caller, &request.get_ref().session_id)
+            .logout_my_session(&caller, request.get_ref().session_id.as_deref())
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::LogoutSessionResponse {
@@ -127,7 +127,7 @@ impl SessionsService for PublicApi {
         let caller = caller(&request);
         let session_id = self
             .service
-            .logout_session(&caller, &request.get_ref().session_id)
+            .logout_session(&caller, request.get_ref().session_id.as_deref())
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::LogoutSessionResponse {

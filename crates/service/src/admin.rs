@@ -18,7 +18,7 @@ impl SessionService {
     pub async fn admin_session(
         &self,
         caller: &Caller,
-        session_id: &str,
+        session_id: Option<&str>,
     ) -> DomainResult<SessionWithUser> {
         self.throttle(caller, "sessions/info.admin").await?;
         let ctx = self.authenticate(caller).await?;
@@ -30,8 +30,14 @@ impl SessionService {
             self.active_session(session_id).await
         }
         .await;
-        self.audit(&ctx, caller, "sessions.info.admin", session_id, &result)
-            .await;
+        self.audit(
+            &ctx,
+            caller,
+            "sessions.info.admin",
+            session_id.unwrap_or_default(),
+            &result,
+        )
+        .await;
         result
     }
 
@@ -63,7 +69,11 @@ impl SessionService {
 
     /// Logs out anyone's active session (`sessions/logout`), recording the
     /// caller as `logoutBy` and emitting a force-logout event.
-    pub async fn logout_session(&self, caller: &Caller, session_id: &str) -> DomainResult<String> {
+    pub async fn logout_session(
+        &self,
+        caller: &Caller,
+        session_id: Option<&str>,
+    ) -> DomainResult<String> {
         self.throttle(caller, "sessions/logout").await?;
         let ctx = self.authenticate(caller).await?;
         let result = async {
@@ -77,8 +87,14 @@ impl SessionService {
             Ok(found.session.session_id)
         }
         .await;
-        self.audit(&ctx, caller, "sessions.logout", session_id, &result)
-            .await;
+        self.audit(
+            &ctx,
+            caller,
+            "sessions.logout",
+            session_id.unwrap_or_default(),
+            &result,
+        )
+        .await;
         result
     }
 

@@ -17,7 +17,11 @@ pub struct Listing {
 
 impl SessionService {
     /// A session of the caller, logged out or not (`sessions/info`).
-    pub async fn my_session(&self, caller: &Caller, session_id: &str) -> DomainResult<Session> {
+    pub async fn my_session(
+        &self,
+        caller: &Caller,
+        session_id: Option<&str>,
+    ) -> DomainResult<Session> {
         self.throttle(caller, "sessions/info").await?;
         let ctx = self.authenticate(caller).await?;
         let session_id = require_session_id(caller, session_id)?;
@@ -64,7 +68,7 @@ impl SessionService {
     pub async fn logout_my_session(
         &self,
         caller: &Caller,
-        session_id: &str,
+        session_id: Option<&str>,
     ) -> DomainResult<String> {
         self.throttle(caller, "sessions/logout.me").await?;
         let ctx = self.authenticate(caller).await?;

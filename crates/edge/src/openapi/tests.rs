@@ -156,8 +156,7 @@ fn session_info_takes_a_required_session_id_and_the_identity_headers() {
             {"$ref": "#/components/parameters/X-User-Id"},
             {"$ref": "#/components/parameters/X-Auth-Token"},
             {"name": "sessionId", "in": "query", "required": true,
-             "schema": {"type": "string", "maxLength": 1024, "pattern": "^[^\\u0000]*$",
-                        "minLength": 1}},
+             "schema": {"type": "string", "maxLength": 1024, "pattern": "^[^\\u0000]*$"}},
         ])
     );
     let admin = doc["paths"]["/api/v1/sessions/info.admin"]["get"]["parameters"].to_string();
