@@ -174,14 +174,8 @@ impl RestEdge {
             .unary(grpc_request, path, DynamicCodec::new(route.output.clone()))
             .await;
         match answer {
-            // Straight to bytes: a `serde_json::Value` in between cost a map
-            // insertion and an allocation per field of every listed session.
-            Ok(response) => match json_bytes(&response.into_inner()) {
-                Ok(body) => json_bytes_response(StatusCode::OK, body.into(), &[]),
-                Err(err) => error_response(&DomainError::Internal(format!(
-                    "serializing response: {err}"
-                ))),
-            },
+            // The codec wrote the JSON body while decoding the answer.
+            Ok(response) => json_bytes_response(StatusCode::OK, response.into_inner().into(), &[]),
             Err(status) => {
                 let (code, body, headers) = error_table::rest_from_status(&status);
                 json_response(
