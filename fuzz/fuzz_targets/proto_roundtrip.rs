@@ -47,21 +47,32 @@ fn request<T: Message + Default + PartialEq + Debug>(name: &str, input: &[u8], q
 }
 
 /// A typed response (any bytes prost accepts) is rendered as the edge renders
-/// it, and that JSON reads back as the same message.
+/// it (the prost type's serde derive), byte for byte as reflection renders it,
+/// and that JSON reads back as the same message.
 fn response<T: Message + Default + PartialEq + Debug>(name: &str, bytes: &[u8]) {
     let Ok(typed) = T::decode(bytes) else {
         return;
     };
     let desc = descriptor(name);
-    let dynamic =
-        DynamicMessage::decode(desc.clone(), typed.encode_to_vec().as_slice()).expect("dynamic");
-    // The edge's options (lib.rs `transcode`): defaults are written out.
+    let encoded = typed.encode_to_vec();
+    let dynamic = DynamicMessage::decode(desc.clone(), encoded.as_slice()).expect("dynamic");
+    // The edge's fallback options (lib.rs `json_options`): defaults are written out.
     let options = SerializeOptions::new().skip_default_fields(false);
-    let json = dynamic
-        .serialize_with_options(serde_json::value::Serializer, &options)
-        .expect("the edge can render every response");
-    assert!(json.is_object());
-    let text = json.to_string();
+    let mut reflected = Vec::new();
+    dynamic
+        .serialize_with_options(&mut serde_json::Serializer::new(&mut reflected), &options)
+        .expect("reflection renders every response");
+    let json = match sessions_proto::render_json(desc.full_name(), &encoded) {
+        // REST answers are rendered by their type; reflection must agree.
+        Some(typed) => {
+            let typed = typed.expect("the edge can render every response");
+            assert_eq!(typed, reflected, "typed and reflected JSON differ");
+            typed
+        }
+        None => reflected,
+    };
+    let text = String::from_utf8(json).expect("JSON is UTF-8");
+    assert!(text.starts_with('{'));
     let mut deserializer = serde_json::Deserializer::from_str(&text);
     let read = DynamicMessage::deserialize(desc, &mut deserializer).expect("JSON reads back");
     let again = T::decode(read.encode_to_vec().as_slice()).expect("typed again");
