@@ -21,6 +21,42 @@ async fn unknown_paths_and_methods_answer_json(backend: Backend) {
             json!({"success": false, "error": "Method not allowed"})
         )
     );
+    // HEAD is GET without a body; GET-only paths name both in `Allow`.
+    let head = app
+        .http
+        .head(app.url("/api/v1/sessions/list"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            head.status().as_u16(),
+            head.headers()["content-type"].to_str().unwrap()
+        ),
+        (401, "application/json")
+    );
+    assert!(head.bytes().await.unwrap().is_empty());
+    let head = app
+        .http
+        .head(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status().as_u16(), 200);
+    let response = app
+        .http
+        .post(app.url("/api/v1/sessions/list"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "GET, HEAD");
+    assert_eq!(
+        read(response).await,
+        (
+            405,
+            json!({"success": false, "error": "Method not allowed"})
+        )
+    );
     let (status, body) = read(
         app.http
             .post(app.url("/api/v1/login"))

@@ -81,19 +81,32 @@ impl RestEdge {
 }
 
 async fn handle(State(edge): State<RestEdge>, request: Request<Body>) -> Response {
+    // HEAD is GET without the body (RFC 9110), as Rocket.Chat's router answers it.
+    let head = request.method() == http::Method::HEAD;
+    let method = if head {
+        http::Method::GET
+    } else {
+        request.method().clone()
+    };
     // Before route matching, which knows only the annotated paths.
-    if request.uri().path() == OPENAPI_PATH {
-        return if request.method() == http::Method::GET {
+    let response = if request.uri().path() == OPENAPI_PATH {
+        if method == http::Method::GET {
             json_bytes_response(StatusCode::OK, edge.inner.openapi.clone(), &[])
         } else {
-            method_not_allowed("GET")
-        };
+            method_not_allowed("GET, HEAD")
+        }
+    } else {
+        match edge.route_for(&method, request.uri().path()) {
+            Ok(route) => edge.transcode(route, request).await,
+            Err(RouteMiss::UnknownPath) => error_response(&DomainError::RouteNotFound),
+            Err(RouteMiss::OtherMethods(allow)) => method_not_allowed(&allow),
+        }
+    };
+    if head {
+        let (parts, _) = response.into_parts();
+        return Response::from_parts(parts, Body::empty());
     }
-    match edge.route_for(request.method(), request.uri().path()) {
-        Ok(route) => edge.transcode(route, request).await,
-        Err(RouteMiss::UnknownPath) => error_response(&DomainError::RouteNotFound),
-        Err(RouteMiss::OtherMethods(allow)) => method_not_allowed(&allow),
-    }
+    response
 }
 
 fn method_not_allowed(allow: &str) -> Response {
@@ -127,7 +140,10 @@ impl RestEdge {
             None => Err(RouteMiss::OtherMethods(
                 same_path
                     .iter()
-                    .map(|r| r.method.as_str())
+                    .flat_map(|r| match r.method {
+                        http::Method::GET => vec!["GET", "HEAD"],
+                        ref other => vec![other.as_str()],
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
             )),

@@ -446,5 +446,5 @@ async fn served_without_credentials_and_never_cached() {
     let request = Request::post(OPENAPI_PATH).body(Body::empty()).unwrap();
     let response = router.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(response.headers()[header::ALLOW], "GET");
+    assert_eq!(response.headers()[header::ALLOW], "GET, HEAD");
 }
