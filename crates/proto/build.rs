@@ -61,7 +61,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn rest_messages(set: &FileDescriptorSet) -> impl Iterator<Item = (&str, &DescriptorProto)> {
     set.file
         .iter()
-        .filter(|file| REST_FILES.contains(&file.name()))
+        // proto2 and editions have other presence rules than `has_presence`'s.
+        .filter(|file| REST_FILES.contains(&file.name()) && file.syntax() == "proto3")
         .flat_map(|file| file.message_type.iter().map(move |m| (file.package(), m)))
 }
 
@@ -77,8 +78,15 @@ fn has_presence(field: &prost_types::FieldDescriptorProto) -> bool {
 /// floats (`NaN` as a string), maps and oneofs are left to reflection, as is
 /// any message holding one of them.
 fn serializable_messages(set: &FileDescriptorSet) -> BTreeSet<String> {
+    // serde writes fields in declaration order, reflection in number order.
     let candidates: Vec<(String, &DescriptorProto)> = rest_messages(set)
-        .filter(|(_, m)| m.nested_type.is_empty() && m.enum_type.is_empty())
+        .filter(|(_, m)| {
+            m.nested_type.is_empty()
+                && m.enum_type.is_empty()
+                && m.field
+                    .windows(2)
+                    .all(|pair| pair[0].number() < pair[1].number())
+        })
         .map(|(package, m)| (format!("{package}.{}", m.name()), m))
         .collect();
     let mut accepted: BTreeSet<String> = candidates.iter().map(|(name, _)| name.clone()).collect();

@@ -42,7 +42,19 @@ async fn unknown_paths_and_methods_answer_json(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(head.status().as_u16(), 200);
+    let get = app
+        .http
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    // The length of the body GET would send (RFC 9110), and no body.
+    assert_eq!(
+        (head.status().as_u16(), head.headers().get("content-length")),
+        (200, get.headers().get("content-length"))
+    );
+    assert!(head.headers().get("content-length").is_some());
+    assert!(head.bytes().await.unwrap().is_empty());
     let response = app
         .http
         .post(app.url("/api/v1/sessions/list"))

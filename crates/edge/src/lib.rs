@@ -82,8 +82,7 @@ impl RestEdge {
 
 async fn handle(State(edge): State<RestEdge>, request: Request<Body>) -> Response {
     // HEAD is GET without the body (RFC 9110), as Rocket.Chat's router answers it.
-    let head = request.method() == http::Method::HEAD;
-    let method = if head {
+    let method = if request.method() == http::Method::HEAD {
         http::Method::GET
     } else {
         request.method().clone()
@@ -102,10 +101,8 @@ async fn handle(State(edge): State<RestEdge>, request: Request<Body>) -> Respons
             Err(RouteMiss::OtherMethods(allow)) => method_not_allowed(&allow),
         }
     };
-    if head {
-        let (parts, _) = response.into_parts();
-        return Response::from_parts(parts, Body::empty());
-    }
+    // axum drops the body of a HEAD answer after setting Content-Length from
+    // it, so the length is GET's, as RFC 9110 asks.
     response
 }
 
