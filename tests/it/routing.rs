@@ -1,18 +1,28 @@
 //! Paths, methods and bodies the edge refuses before any RPC runs.
 
+use reqwest::Method;
 use serde_json::json;
 use sessions_testkit::{Backend, TestApp, read};
 
 on_both_databases!(unknown_paths_and_methods_answer_json);
 
+/// A request without credentials or body.
+async fn send(app: &TestApp, method: Method, path: &str) -> reqwest::Response {
+    app.http
+        .request(method, app.url(path))
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn unknown_paths_and_methods_answer_json(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.max_body_bytes = 1024).await;
-    let (status, body) = read(app.http.get(app.url("/api/v1/nope")).send().await.unwrap()).await;
+    let (status, body) = read(send(&app, Method::GET, "/api/v1/nope").await).await;
     assert_eq!(
         (status, body),
         (404, json!({"success": false, "error": "Not found"}))
     );
-    let response = app.http.get(app.url("/api/v1/login")).send().await.unwrap();
+    let response = send(&app, Method::GET, "/api/v1/login").await;
     assert_eq!(response.headers()["allow"], "POST");
     assert_eq!(
         read(response).await,
@@ -22,12 +32,7 @@ async fn unknown_paths_and_methods_answer_json(backend: Backend) {
         )
     );
     // HEAD is GET without a body; GET-only paths name both in `Allow`.
-    let head = app
-        .http
-        .head(app.url("/api/v1/sessions/list"))
-        .send()
-        .await
-        .unwrap();
+    let head = send(&app, Method::HEAD, "/api/v1/sessions/list").await;
     assert_eq!(
         (
             head.status().as_u16(),
@@ -36,18 +41,8 @@ async fn unknown_paths_and_methods_answer_json(backend: Backend) {
         (401, "application/json")
     );
     assert!(head.bytes().await.unwrap().is_empty());
-    let head = app
-        .http
-        .head(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap();
-    let get = app
-        .http
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap();
+    let head = send(&app, Method::HEAD, "/api/v1/openapi.json").await;
+    let get = send(&app, Method::GET, "/api/v1/openapi.json").await;
     // The length of the body GET would send (RFC 9110), and no body.
     assert_eq!(
         (head.status().as_u16(), head.headers().get("content-length")),
@@ -55,12 +50,7 @@ async fn unknown_paths_and_methods_answer_json(backend: Backend) {
     );
     assert!(head.headers().get("content-length").is_some());
     assert!(head.bytes().await.unwrap().is_empty());
-    let response = app
-        .http
-        .post(app.url("/api/v1/sessions/list"))
-        .send()
-        .await
-        .unwrap();
+    let response = send(&app, Method::POST, "/api/v1/sessions/list").await;
     assert_eq!(response.headers()["allow"], "GET, HEAD");
     assert_eq!(
         read(response).await,

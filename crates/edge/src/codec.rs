@@ -3,7 +3,7 @@
 
 use bytes::Buf;
 use prost::Message;
-use prost_reflect::{DynamicMessage, MessageDescriptor};
+use prost_reflect::{DynamicMessage, MessageDescriptor, SerializeOptions};
 use tonic::{
     Status,
     codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
@@ -73,10 +73,22 @@ pub(crate) fn answer_json(
         None => {
             let message = DynamicMessage::decode(descriptor.clone(), encoded)
                 .map_err(|e| Status::internal(format!("decoding response: {e}")))?;
-            crate::json_bytes(&message)
-                .map_err(|e| Status::internal(format!("serializing response: {e}")))
+            json_bytes(&message).map_err(|e| Status::internal(format!("serializing response: {e}")))
         }
     }
+}
+
+/// How answers are written: every field without presence, even at its default,
+/// as Rocket.Chat clients expect (the OpenAPI document relies on it).
+pub(crate) fn json_options() -> SerializeOptions {
+    SerializeOptions::new().skip_default_fields(false)
+}
+
+/// A response message as the JSON the spec shows.
+fn json_bytes(message: &prost_reflect::DynamicMessage) -> Result<Vec<u8>, serde_json::Error> {
+    let mut body = Vec::with_capacity(512);
+    message.serialize_with_options(&mut serde_json::Serializer::new(&mut body), &json_options())?;
+    Ok(body)
 }
 
 #[cfg(test)]
@@ -113,7 +125,7 @@ mod tests {
     }
 
     fn reflected(message: &DynamicMessage) -> Vec<u8> {
-        crate::json_bytes(message).unwrap()
+        json_bytes(message).unwrap()
     }
 
     #[test]

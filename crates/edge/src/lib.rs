@@ -17,7 +17,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header, uri::PathAndQuery};
-use prost_reflect::SerializeOptions;
 use sessions_domain::DomainError;
 use sessions_grpc::{ParamError, error_table};
 use sessions_service::ClientInfo;
@@ -81,29 +80,26 @@ impl RestEdge {
 }
 
 async fn handle(State(edge): State<RestEdge>, request: Request<Body>) -> Response {
-    // HEAD is GET without the body (RFC 9110), as Rocket.Chat's router answers it.
+    // HEAD is GET without the body (RFC 9110), as Rocket.Chat's router answers
+    // it: axum drops the body after setting Content-Length from it.
     let method = if request.method() == http::Method::HEAD {
         http::Method::GET
     } else {
         request.method().clone()
     };
     // Before route matching, which knows only the annotated paths.
-    let response = if request.uri().path() == OPENAPI_PATH {
-        if method == http::Method::GET {
+    if request.uri().path() == OPENAPI_PATH {
+        return if method == http::Method::GET {
             json_bytes_response(StatusCode::OK, edge.inner.openapi.clone(), &[])
         } else {
             method_not_allowed("GET, HEAD")
-        }
-    } else {
-        match edge.route_for(&method, request.uri().path()) {
-            Ok(route) => edge.transcode(route, request).await,
-            Err(RouteMiss::UnknownPath) => error_response(&DomainError::RouteNotFound),
-            Err(RouteMiss::OtherMethods(allow)) => method_not_allowed(&allow),
-        }
-    };
-    // axum drops the body of a HEAD answer after setting Content-Length from
-    // it, so the length is GET's, as RFC 9110 asks.
-    response
+        };
+    }
+    match edge.route_for(&method, request.uri().path()) {
+        Ok(route) => edge.transcode(route, request).await,
+        Err(RouteMiss::UnknownPath) => error_response(&DomainError::RouteNotFound),
+        Err(RouteMiss::OtherMethods(allow)) => method_not_allowed(&allow),
+    }
 }
 
 fn method_not_allowed(allow: &str) -> Response {
@@ -223,19 +219,6 @@ fn error_response(err: &DomainError) -> Response {
         &description.body,
         &description.headers,
     )
-}
-
-/// How answers are written: every field without presence, even at its default,
-/// as Rocket.Chat clients expect (the OpenAPI document relies on it).
-pub(crate) fn json_options() -> SerializeOptions {
-    SerializeOptions::new().skip_default_fields(false)
-}
-
-/// A response message as the JSON the spec shows.
-fn json_bytes(message: &prost_reflect::DynamicMessage) -> Result<Vec<u8>, serde_json::Error> {
-    let mut body = Vec::with_capacity(512);
-    message.serialize_with_options(&mut serde_json::Serializer::new(&mut body), &json_options())?;
-    Ok(body)
 }
 
 fn json_response(

@@ -249,9 +249,7 @@ fn input_fields(
         if field.is_list() || field.is_map() {
             return None;
         }
-        // A required id may be empty: it then names no session (404).
-        let schema = scalar(&field.kind(), Mode::Input)?;
-        Some((field, schema))
+        scalar(&field.kind(), Mode::Input).map(|schema| (field, schema))
     })
 }
 

@@ -92,7 +92,7 @@ fn written(message: &impl Message, name: &str) -> Value {
         .unwrap();
     DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
         .unwrap()
-        .serialize_with_options(serde_json::value::Serializer, &crate::json_options())
+        .serialize_with_options(serde_json::value::Serializer, &crate::codec::json_options())
         .unwrap()
 }
 
