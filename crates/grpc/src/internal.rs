@@ -57,6 +57,7 @@ impl InternalSessionsService for InternalApi {
                     ip: r.ip,
                     host: r.host,
                     user_agent: r.user_agent,
+                    ip_is_trusted_proxy: false,
                 },
                 instance_id: non_empty(r.instance_id),
             })

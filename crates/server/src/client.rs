@@ -101,12 +101,12 @@ pub(crate) async fn attach_client_info(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| unmapped(info.0.ip()));
-    let ip = peer
-        .map(|peer| {
-            let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-            trusted.client_ip(peer, forwarded).to_string()
-        })
-        .unwrap_or_default();
+    let client_ip = peer.map(|peer| {
+        let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        trusted.client_ip(peer, forwarded)
+    });
+    let ip_is_trusted_proxy = client_ip.is_some_and(|ip| trusted.contains(ip));
+    let ip = client_ip.map(|ip| ip.to_string()).unwrap_or_default();
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -122,6 +122,7 @@ pub(crate) async fn attach_client_info(
         ip,
         host,
         user_agent,
+        ip_is_trusted_proxy,
     });
     next.run(request).await
 }

@@ -44,6 +44,9 @@ pub struct ClientInfo {
     pub ip: String,
     pub host: String,
     pub user_agent: String,
+    /// `ip` is one of the trusted proxies (every hop was one): it names no
+    /// client, so it never becomes a user's known address.
+    pub ip_is_trusted_proxy: bool,
 }
 
 /// The caller of a user-facing use case.
