@@ -51,7 +51,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    builder.compile_fds(descriptors)?;
+    // `prost::Name` on every message: the parameter bounds find a request's
+    // descriptor by its full name.
+    let mut config = tonic_prost_build::Config::new();
+    config.enable_type_names();
+    builder.compile_fds_with_config(descriptors, config)?;
     fs::write(out_dir.join("rest_json.rs"), renderer_table(&serializable))?;
 
     println!("cargo:rerun-if-changed={}", root.display());

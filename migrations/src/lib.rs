@@ -10,6 +10,7 @@ mod m20261124_000003_permissions;
 mod m20261124_000004_session_events;
 mod m20261124_000005_search_index;
 mod m20261124_000006_audit_events;
+mod m20261201_000007_attempt_counters;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_session_events::Migration),
             Box::new(m20261124_000005_search_index::Migration),
             Box::new(m20261124_000006_audit_events::Migration),
+            Box::new(m20261201_000007_attempt_counters::Migration),
         ]
     }
 }

@@ -163,7 +163,7 @@ async fn totp_codes_are_single_use_and_limited(backend: Backend) {
     let secret = b"abcdefghijabcdefghij";
     let backup = app.enroll_totp(&id, secret).await;
     // Logging in with a backup code leaves every TOTP step unused.
-    let boss = app.login_with_code(&backup[0]).await;
+    let boss = app.login_with_code("boss", "pw", &backup[0]).await;
     let path = info_admin(&boss.session_id);
     assert_eq!(
         app.get(&path, &boss, &[]).await,
@@ -298,31 +298,4 @@ async fn permissions_are_stored_and_changeable(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(app.get(&path, &aud, &[]).await.0, 403);
-}
-
-trait LoginWithCode {
-    async fn login_with_code(&self, code: &str) -> LoggedIn;
-}
-
-impl LoginWithCode for TestApp {
-    /// Logs `boss` in with a TOTP or backup code.
-    async fn login_with_code(&self, code: &str) -> LoggedIn {
-        let response = self
-            .http
-            .post(self.url("/api/v1/login"))
-            .json(&json!({"user": "boss", "password": "pw", "code": code}))
-            .send()
-            .await
-            .unwrap();
-        let (status, body) = sessions_testkit::read(response).await;
-        assert_eq!(status, 200, "{body}");
-        let user_id = body["data"]["userId"].as_str().unwrap().to_owned();
-        let token = body["data"]["authToken"].as_str().unwrap().to_owned();
-        let session_id = self.session_of(&user_id, &token).await;
-        LoggedIn {
-            user_id,
-            token,
-            session_id,
-        }
-    }
 }

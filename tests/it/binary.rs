@@ -89,6 +89,10 @@ impl Sessionsd {
         }
     }
 
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.address, path)
     }

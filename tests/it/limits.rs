@@ -1,14 +1,11 @@
-//! Rate limits: per address and route (429 with the spec's body and headers),
-//! an exempt permission, and failed logins per user.
+//! Rate limits: per address and route (429 with the spec's body and headers)
+//! and an exempt permission. Failed logins: `brute_force.rs`.
 
 use serde_json::json;
 use sessions_proto::v1::PermissionChange;
 use sessions_testkit::{Backend, TestApp, read};
 
-on_both_databases!(
-    requests_over_the_limit_get_429,
-    failed_logins_are_limited_per_user
-);
+on_both_databases!(requests_over_the_limit_get_429);
 
 async fn requests_over_the_limit_get_429(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.rate_limit_requests = 3).await;
@@ -69,31 +66,4 @@ async fn requests_over_the_limit_get_429(backend: Backend) {
     for _ in 0..6 {
         assert_eq!(app.get("/api/v1/sessions/list", &boss, &[]).await.0, 200);
     }
-}
-
-async fn failed_logins_are_limited_per_user(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |c| c.login_failures_per_user = 3).await;
-    app.create_user("rod", Some("pw"), &["user"]).await;
-    let attempt = |password: &'static str| {
-        let app = &app;
-        async move {
-            read(
-                app.http
-                    .post(app.url("/api/v1/login"))
-                    .json(&json!({"user": "rod", "password": password}))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await
-            .0
-        }
-    };
-    for _ in 0..3 {
-        assert_eq!(attempt("guess").await, 401);
-    }
-    // Even the right password waits for the window now.
-    assert_eq!(attempt("pw").await, 429);
-    app.clock.advance(chrono::Duration::minutes(15));
-    assert_eq!(attempt("pw").await, 200);
 }

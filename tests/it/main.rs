@@ -26,9 +26,11 @@ macro_rules! on_both_databases {
 
 mod admin;
 mod binary;
+mod brute_force;
 mod cli;
 mod faults;
 mod grpc;
+mod hostile_input;
 mod info;
 mod internal;
 mod limits;

@@ -58,6 +58,12 @@ pub enum DomainError {
     LoginTwoFactorInvalid,
     #[error("login totp maximum failed attempts reached")]
     LoginTwoFactorMaxAttempts,
+    /// Too many failed logins from the client's address (spec section 9).
+    #[error("login blocked for this address")]
+    LoginBlockedForAddress,
+    /// Too many failed logins of this user (spec section 9).
+    #[error("login blocked for this user")]
+    LoginBlockedForUser,
     /// An internal-API call without the service credential.
     #[error("service credential missing or wrong")]
     ServiceUnauthenticated,
@@ -99,6 +105,8 @@ impl DomainError {
             }
             Self::RateLimited { .. } => "rate-limited",
             Self::LoginFailed => "login-failed",
+            Self::LoginBlockedForAddress => "login-blocked-for-ip",
+            Self::LoginBlockedForUser => "login-blocked-for-user",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge => "payload-too-large",
             Self::RouteNotFound => "route-not-found",

@@ -1,11 +1,13 @@
 //! Domain types, errors and repository traits of the session service; no transport
 //! or storage crate appears here.
 
+mod attempts;
 mod clock;
 mod error;
 mod model;
 mod repository;
 
+pub use attempts::{AttemptCounter, AttemptKey, AttemptKind};
 pub use clock::{Clock, SystemClock, format_timestamp};
 pub use error::{DomainError, DomainResult, NUL_CHARACTER, TwoFactorFailure};
 pub use model::{
@@ -14,6 +16,6 @@ pub use model::{
     UserSummary,
 };
 pub use repository::{
-    AuditRepository, EventRepository, PermissionRepository, Repository, SessionRepository,
-    UserRepository,
+    AttemptRepository, AuditRepository, EventRepository, PermissionRepository, Repository,
+    SessionRepository, UserRepository,
 };

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    AuditEntry, AuditRecord, DomainResult, ListQuery, NewEvent, Page, Permission, Session,
-    SessionEvent, SessionWithUser, TwoFactorTrust, User,
+    AttemptCounter, AttemptKey, AuditEntry, AuditRecord, DomainResult, ListQuery, NewEvent, Page,
+    Permission, Session, SessionEvent, SessionWithUser, TwoFactorTrust, User,
 };
 
 #[async_trait]
@@ -31,15 +31,46 @@ pub trait UserRepository: Send + Sync {
     async fn claim_totp_step(&self, user_id: &str, step: i64) -> DomainResult<bool>;
     /// Deletes the backup code with this hash; false if there was none.
     async fn consume_backup_code(&self, user_id: &str, code_hash: &str) -> DomainResult<bool>;
-    /// Wrong 2FA codes since `since`.
-    async fn count_two_factor_failures(
+}
+
+/// The counters that stop guessing (failed logins, wrong 2FA codes), shared by
+/// every replica. An attempt reserves its slot before it is evaluated, in one
+/// atomic step, so a burst of concurrent attempts evaluates at most the limit.
+#[async_trait]
+pub trait AttemptRepository: Send + Sync {
+    /// Reserves one attempt on every counter, all or none, in one transaction.
+    /// A counter is full when it holds `limit` attempts and its last one is
+    /// less than `window` old; an older count starts again from one. Answers
+    /// the index of the first full counter, with nothing reserved on any.
+    async fn reserve_attempts(
+        &self,
+        counters: &[AttemptCounter],
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<usize>>;
+    /// Gives one reserved attempt back on each counter: the attempt turned out
+    /// to be no failure (a right password that still needs its code).
+    async fn release_attempts(&self, keys: &[AttemptKey]) -> DomainResult<()>;
+    /// Forgets these counters; `subject_wide` also forgets every counter of
+    /// the same kind and subject, whatever its address.
+    async fn clear_attempts(&self, keys: &[AttemptKey], subject_wide: bool) -> DomainResult<()>;
+    /// Deletes counters whose last attempt is older than `before`; answers how many.
+    async fn prune_attempts(&self, before: DateTime<Utc>) -> DomainResult<u64>;
+    /// Whether `user_id` logged in from `address` after `since`.
+    async fn is_known_address(
         &self,
         user_id: &str,
+        address: &str,
         since: DateTime<Utc>,
-    ) -> DomainResult<u64>;
-    async fn record_two_factor_failure(&self, user_id: &str, at: DateTime<Utc>)
-    -> DomainResult<()>;
-    async fn clear_two_factor_failures(&self, user_id: &str) -> DomainResult<()>;
+    ) -> DomainResult<bool>;
+    /// Records a successful login from `address`, keeping the user's `keep`
+    /// most recent addresses.
+    async fn remember_address(
+        &self,
+        user_id: &str,
+        address: &str,
+        at: DateTime<Utc>,
+        keep: u32,
+    ) -> DomainResult<()>;
 }
 
 #[async_trait]
@@ -123,7 +154,12 @@ pub trait AuditRepository: Send + Sync {
 
 /// Everything the service stores, behind one handle.
 pub trait Repository:
-    UserRepository + SessionRepository + PermissionRepository + EventRepository + AuditRepository
+    UserRepository
+    + SessionRepository
+    + PermissionRepository
+    + EventRepository
+    + AuditRepository
+    + AttemptRepository
 {
 }
 
@@ -133,5 +169,6 @@ impl<T> Repository for T where
         + PermissionRepository
         + EventRepository
         + AuditRepository
+        + AttemptRepository
 {
 }

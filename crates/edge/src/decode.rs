@@ -1,5 +1,6 @@
 //! REST parameters (query string or JSON body) into a request message, checked
 //! the way Rocket.Chat's validators check them: unknown keys, wrong types.
+//! String bounds are the handlers' (`sessions_grpc::bounds`), for every transport.
 
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value};
 use serde_json::Value as Json;
@@ -105,28 +106,10 @@ fn is_numeric(kind: &Kind) -> bool {
     )
 }
 
-/// Longest string parameter accepted: ids, filters, passwords and codes are
-/// all far shorter, and a bound keeps hostile input out of queries and logs.
-pub(crate) const MAX_STRING_CHARS: usize = 1024;
-
-/// A string parameter holding U+0000.
-const NUL: &str = sessions_domain::NUL_CHARACTER;
-
-fn bounded(text: &str) -> Result<Value, &'static str> {
-    if text.chars().count() > MAX_STRING_CHARS {
-        Err("must NOT have more than 1024 characters")
-    } else if text.contains('\0') {
-        // PostgreSQL refuses it in text and SQLite's FTS ends strings at it.
-        Err(NUL)
-    } else {
-        Ok(Value::String(text.to_owned()))
-    }
-}
-
 fn coerce_text(field: &FieldDescriptor, raw: &str) -> Result<Value, &'static str> {
     let kind = field.kind();
     match kind {
-        Kind::String => bounded(raw),
+        Kind::String => Ok(Value::String(raw.to_owned())),
         Kind::Bool => match raw {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
@@ -143,7 +126,7 @@ fn coerce_text(field: &FieldDescriptor, raw: &str) -> Result<Value, &'static str
 fn coerce_json(field: &FieldDescriptor, json: &Json) -> Result<Value, &'static str> {
     let kind = field.kind();
     match (&kind, json) {
-        (Kind::String, Json::String(s)) => bounded(s),
+        (Kind::String, Json::String(s)) => Ok(Value::String(s.clone())),
         (Kind::String, _) => Err("must be string"),
         (Kind::Bool, Json::Bool(b)) => Ok(Value::Bool(*b)),
         (Kind::Bool, _) => Err("must be boolean"),
@@ -212,13 +195,6 @@ mod tests {
         let extra = from_json_body(&logout, br#"{"sessionId":"a","x":1}"#);
         assert_eq!(extra.param_error.as_deref(), Some(EXTRA));
         assert!(from_json_body(&logout, b"").param_error.is_none());
-        let long = format!(r#"{{"sessionId":"{}"}}"#, "x".repeat(MAX_STRING_CHARS + 1));
-        assert_eq!(
-            from_json_body(&logout, long.as_bytes())
-                .param_error
-                .as_deref(),
-            Some("must NOT have more than 1024 characters")
-        );
         assert_eq!(
             from_json_body(&logout, b"[1]").param_error.as_deref(),
             Some("must be object")
@@ -235,15 +211,14 @@ mod properties {
     use prost_reflect::DescriptorPool;
     use serde_json::json;
 
-    /// Rocket.Chat's (ajv's) wording, plus our string length bound.
+    /// Rocket.Chat's (ajv's) wording; string bounds are checked after
+    /// decoding, for both transports (`sessions_grpc::bounds`).
     const DOCUMENTED: &[&str] = &[
         "must NOT have additional properties",
         "must be number",
         "must be string",
         "must be boolean",
         "must be object",
-        "must NOT have more than 1024 characters",
-        NUL,
     ];
 
     /// Field names (proto and JSON) of the REST requests, and a few that are not.
@@ -293,7 +268,7 @@ mod properties {
             any::<f64>().prop_map(|n| n.to_string()),
             proptest::sample::select(&["true", "false", " 1 ", "NaN", "inf", "1e400", "-0"][..])
                 .prop_map(str::to_owned),
-            Just("x".repeat(MAX_STRING_CHARS + 1)),
+            Just("x".repeat(sessions_grpc::bounds::MAX_STRING_CHARS + 1)),
         ]
     }
 

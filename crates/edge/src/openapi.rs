@@ -11,10 +11,8 @@ use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
 
 use self::errors::Answer;
-use crate::{
-    decode::MAX_STRING_CHARS,
-    routes::{Route, RouteError, routes_from_descriptors},
-};
+use crate::routes::{Route, RouteError, routes_from_descriptors};
+use sessions_grpc::bounds::MAX_STRING_CHARS;
 
 /// Where the edge serves the document (no authentication).
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";

@@ -2,6 +2,8 @@
 //! headers carry it, plus what the listener learnt about the connection.
 
 use sessions_service::{Caller, ClientInfo};
+
+use crate::bounds;
 use tonic::Request;
 
 /// A malformed parameter the REST edge found while decoding a request. It rides
@@ -28,7 +30,7 @@ pub(crate) fn client_info<T>(request: &Request<T>) -> ClientInfo {
         .unwrap_or_default()
 }
 
-pub(crate) fn caller<T>(request: &Request<T>) -> Caller {
+pub(crate) fn caller<T: prost::Name>(request: &Request<T>) -> Caller {
     Caller {
         user_id: metadata_value(request, "x-user-id"),
         auth_token: metadata_value(request, "x-auth-token"),
@@ -39,9 +41,12 @@ pub(crate) fn caller<T>(request: &Request<T>) -> Caller {
     }
 }
 
-pub(crate) fn param_error<T>(request: &Request<T>) -> Option<String> {
+/// The parameter step's first problem: what the REST edge found decoding the
+/// request, else a string over its bound (on any transport).
+pub(crate) fn param_error<T: prost::Name>(request: &Request<T>) -> Option<String> {
     request
         .extensions()
         .get::<ParamError>()
         .map(|e| e.0.clone())
+        .or_else(|| bounds::message_problem(request.get_ref()).map(str::to_owned))
 }

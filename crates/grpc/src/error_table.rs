@@ -41,6 +41,19 @@ fn login_error(error: &str, message: &str) -> Value {
     json!({"status": "error", "error": error, "message": message})
 }
 
+/// Rocket.Chat's REST login answers `unauthorized()` with the Meteor error's
+/// fields assigned onto it: `error`, `status`, `details`, `message`, in that
+/// order (its `validateLoginAttempt` hook throws these two blocks).
+fn login_blocked(error: &str, message: &str) -> Value {
+    json!({
+        "success": false,
+        "error": error,
+        "status": "error",
+        "details": {"function": "Accounts.validateLoginAttempt"},
+        "message": message,
+    })
+}
+
 pub fn describe(err: &DomainError) -> ErrorDescription {
     use DomainError as E;
     let (grpc, http_status, body) = match err {
@@ -126,6 +139,22 @@ pub fn describe(err: &DomainError) -> ErrorDescription {
             login_error(
                 "totp-max-attempts",
                 "TOTP Maximum Failed Attempts Reached [totp-max-attempts]",
+            ),
+        ),
+        E::LoginBlockedForAddress => (
+            Code::Unauthenticated,
+            401,
+            login_blocked(
+                "error-login-blocked-for-ip",
+                "Login has been temporarily blocked For IP",
+            ),
+        ),
+        E::LoginBlockedForUser => (
+            Code::Unauthenticated,
+            401,
+            login_blocked(
+                "error-login-blocked-for-user",
+                "Login has been temporarily blocked For User",
             ),
         ),
         E::NotFound(what) => (

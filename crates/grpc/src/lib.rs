@@ -1,6 +1,7 @@
 //! tonic adapters of the session service, and the error-code table both edges
 //! share.
 
+pub mod bounds;
 mod caller;
 mod convert;
 mod credential;

@@ -9,7 +9,7 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 use sessions_service::{
-    RateLimitConfig, SecretSealer, ServiceConfig, TwoFactorConfig, WatchSettings,
+    LoginLimitConfig, RateLimitConfig, SecretSealer, ServiceConfig, TwoFactorConfig, WatchSettings,
 };
 
 /// Every setting; the field name is the TOML key, and `SESSIONS_` plus the
@@ -65,13 +65,21 @@ pub struct Config {
     pub two_factor_max_attempts: u64,
     pub two_factor_attempts_window_secs: u64,
     pub two_factor_password_fallback: bool,
+    /// Largest REST request body, and largest gRPC request message.
     pub max_body_bytes: usize,
     /// Requests per window per client address and route (0: no limit).
     pub rate_limit_requests: u32,
     pub rate_limit_window_secs: u64,
-    /// Failed logins per window per username (0: no limit).
+    /// Failed logins of one user before its logins are blocked (0: off).
     pub login_failures_per_user: u32,
+    /// How long a user's block lasts after its last failure (0: off).
     pub login_failure_window_secs: u64,
+    /// Failed logins from one address (an IPv6 /64) before its logins are
+    /// blocked (0: off).
+    pub login_failures_per_address: u32,
+    pub login_failure_address_window_secs: u64,
+    /// Memory the per-address request windows may take, in bytes.
+    pub rate_limit_memory_bytes: usize,
     /// Roles holding this permission are not rate limited.
     pub rate_limit_exempt_permission: String,
     pub event_retention_secs: u64,
@@ -85,6 +93,7 @@ impl Default for Config {
         let service = ServiceConfig::default();
         let two_factor = TwoFactorConfig::default();
         let rate_limit = RateLimitConfig::default();
+        let login_limits = LoginLimitConfig::default();
         Self {
             listen: "127.0.0.1:3000".to_owned(),
             admin_listen: None,
@@ -116,8 +125,11 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             rate_limit_requests: rate_limit.requests,
             rate_limit_window_secs: rate_limit.window.as_secs(),
-            login_failures_per_user: rate_limit.login_failures,
-            login_failure_window_secs: rate_limit.login_failure_window.as_secs(),
+            login_failures_per_user: login_limits.failures_per_user,
+            login_failure_window_secs: login_limits.user_window.as_secs(),
+            login_failures_per_address: login_limits.failures_per_address,
+            login_failure_address_window_secs: login_limits.address_window.as_secs(),
+            rate_limit_memory_bytes: rate_limit.table_bytes,
             rate_limit_exempt_permission: rate_limit.exempt_permission,
             event_retention_secs: 7 * 24 * 3600,
             event_poll_interval_ms: 200,
@@ -204,9 +216,14 @@ impl Config {
             rate_limit: RateLimitConfig {
                 requests: self.rate_limit_requests,
                 window: Duration::from_secs(self.rate_limit_window_secs.max(1)),
-                login_failures: self.login_failures_per_user,
-                login_failure_window: Duration::from_secs(self.login_failure_window_secs.max(1)),
+                table_bytes: self.rate_limit_memory_bytes,
                 exempt_permission: self.rate_limit_exempt_permission.clone(),
+            },
+            login_limits: LoginLimitConfig {
+                failures_per_user: self.login_failures_per_user,
+                user_window: Duration::from_secs(self.login_failure_window_secs),
+                failures_per_address: self.login_failures_per_address,
+                address_window: Duration::from_secs(self.login_failure_address_window_secs),
             },
             ..ServiceConfig::default()
         };

@@ -126,16 +126,24 @@ impl Server {
             .build_v1alpha()
             .context("reflection service")?;
 
-        let grpc_routes = tonic::service::Routes::new(SessionsServiceServer::new(PublicApi::new(
+        // tonic would take 4 MB messages: the REST body limit bounds gRPC too.
+        let message_limit = config.max_body_bytes;
+        let public = SessionsServiceServer::new(PublicApi::new(service.clone()))
+            .max_decoding_message_size(message_limit);
+        let internal = InternalSessionsServiceServer::new(InternalApi::new(
             service.clone(),
-        )))
-        .add_service(InternalSessionsServiceServer::with_interceptor(
-            InternalApi::new(service.clone(), config.watch_settings(), draining_rx),
-            ServiceCredential::new(config.internal_api_token.clone()),
+            config.watch_settings(),
+            draining_rx,
         ))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha);
+        .max_decoding_message_size(message_limit);
+        let grpc_routes = tonic::service::Routes::new(public)
+            .add_service(tonic::service::interceptor::InterceptedService::new(
+                internal,
+                ServiceCredential::new(config.internal_api_token.clone()),
+            ))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
         let edge = RestEdge::new(
             FILE_DESCRIPTOR_SET,
             grpc_routes.clone(),
@@ -216,7 +224,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let background = [
-            tokio::spawn(prune_events_forever(
+            tokio::spawn(prune_ended_records_forever(
                 self.service.clone(),
                 self.event_retention,
             )),
@@ -372,7 +380,7 @@ pub(crate) fn is_grpc(request: &Request<Body>) -> bool {
         .is_some_and(|ct| ct.starts_with("application/grpc"))
 }
 
-async fn prune_events_forever(service: SessionService, retention: Duration) {
+async fn prune_ended_records_forever(service: SessionService, retention: Duration) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
@@ -380,6 +388,11 @@ async fn prune_events_forever(service: SessionService, retention: Duration) {
             Ok(0) => {}
             Ok(pruned) => tracing::info!(pruned, "old session events pruned"),
             Err(err) => tracing::warn!(error = %err, "pruning session events failed"),
+        }
+        match service.prune_attempts().await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "ended attempt counters pruned"),
+            Err(err) => tracing::warn!(error = %err, "pruning attempt counters failed"),
         }
     }
 }

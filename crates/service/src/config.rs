@@ -15,6 +15,7 @@ pub struct ServiceConfig {
     pub activity_throttle: Duration,
     pub two_factor: TwoFactorConfig,
     pub rate_limit: crate::RateLimitConfig,
+    pub login_limits: crate::LoginLimitConfig,
     /// Seals TOTP secrets at rest.
     pub sealer: crate::SecretSealer,
 }
@@ -43,6 +44,7 @@ impl Default for ServiceConfig {
             activity_throttle: Duration::from_secs(60),
             two_factor: TwoFactorConfig::default(),
             rate_limit: crate::RateLimitConfig::default(),
+            login_limits: crate::LoginLimitConfig::default(),
             sealer: crate::SecretSealer::unkeyed(),
         }
     }

@@ -1,6 +1,7 @@
 //! Use cases of the session service: authentication, permissions, 2FA, sessions
 //! and users. Both the gRPC and the REST edge call these; the rules live here once.
 
+mod address;
 mod admin;
 mod auth;
 mod config;
@@ -11,6 +12,7 @@ pub mod fuzzing;
 mod ids;
 mod listing;
 mod login;
+mod login_limits;
 mod password_work;
 mod public;
 mod rate_limit;
@@ -32,6 +34,7 @@ pub use events::WatchSettings;
 pub use ids::{IdGenerator, RandomIds};
 pub use listing::ListParams;
 pub use login::{LoginInput, LoginOutcome};
+pub use login_limits::LoginLimitConfig;
 pub use public::Listing;
 pub use rate_limit::RateLimitConfig;
 pub use sealing::SecretSealer;
@@ -93,8 +96,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     config: ServiceConfig,
-    requests: rate_limit::Windows,
-    login_failures: rate_limit::Windows,
+    requests: rate_limit::RequestWindows,
 }
 
 impl SessionService {
@@ -104,14 +106,14 @@ impl SessionService {
         ids: Arc<dyn IdGenerator>,
         config: ServiceConfig,
     ) -> Self {
+        let requests = rate_limit::RequestWindows::new(config.rate_limit.table_bytes);
         Self {
             inner: Arc::new(Inner {
                 repo,
                 clock,
                 ids,
                 config,
-                requests: rate_limit::Windows::default(),
-                login_failures: rate_limit::Windows::default(),
+                requests,
             }),
         }
     }
@@ -143,11 +145,11 @@ impl SessionService {
         route: &'static str,
     ) -> sessions_domain::DomainResult<()> {
         let limits = &self.config().rate_limit;
-        let key = format!("{}|{route}", caller.client.ip);
-        let Err(limited) = self
-            .inner
-            .requests
-            .hit(key, limits.requests, limits.window, self.now())
+        let address = address::address_key(&caller.client.ip);
+        let Err(limited) =
+            self.inner
+                .requests
+                .hit(&address, route, limits.requests, limits.window, self.now())
         else {
             return Ok(());
         };

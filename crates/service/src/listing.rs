@@ -2,9 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sessions_domain::{
-    DomainError, DomainResult, ListQuery, ListScope, NUL_CHARACTER, SortDirection, SortKey,
-};
+use sessions_domain::{DomainError, DomainResult, ListQuery, ListScope, SortDirection, SortKey};
 
 use crate::ServiceConfig;
 
@@ -23,9 +21,6 @@ pub(crate) fn build_query(
     config: &ServiceConfig,
     now: DateTime<Utc>,
 ) -> DomainResult<ListQuery> {
-    if params.filter.contains('\0') {
-        return Err(DomainError::InvalidParams(NUL_CHARACTER.to_owned()));
-    }
     let sort = parse_sort(&params.sort, scope == ListScope::All)?;
     let offset = params.offset.unwrap_or(0).max(0) as u64;
     // Clamped as u64 against a maximum of at least 1: a configured maximum of 0,

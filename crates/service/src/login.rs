@@ -35,24 +35,14 @@ impl SessionService {
         if let Some(error) = input.param_error {
             return Err(DomainError::InvalidParams(error));
         }
-        // Guessing one user's password is limited whatever address it comes from.
-        let limits = &self.config().rate_limit;
-        let user_key = input.username.to_lowercase();
-        let now = self.now();
-        if let Some(limited) = self.inner.login_failures.over(
-            &user_key,
-            limits.login_failures,
-            limits.login_failure_window,
-            now,
-        ) {
-            tracing::info!("login refused: too many failures for this user");
-            return Err(limited);
-        }
         let user = if input.username.is_empty() {
             None
         } else {
             self.repo().find_user_by_username(&input.username).await?
         };
+        let attempt = self
+            .begin_login_attempt(user.as_ref(), &input.client)
+            .await?;
         // Unknown users still cost a hash verification: no timing oracle.
         let digest = password_digest(&input.password);
         let verified = password_work::verify_password_digest(
@@ -62,32 +52,34 @@ impl SessionService {
         .await?;
         let user = match user {
             Some(user) if verified && user.active && !input.password.is_empty() => user,
+            // The reserved attempt stays counted: it is the failure.
             _ => {
                 tracing::info!("login refused");
-                let _ = self.inner.login_failures.hit(
-                    user_key,
-                    limits.login_failures,
-                    limits.login_failure_window,
-                    now,
-                );
                 return Err(DomainError::LoginFailed);
             }
         };
         if user.totp_secret.is_some() {
-            let Some(code) = input
+            let code = input
                 .code
                 .as_deref()
                 .map(str::trim)
-                .filter(|c| !c.is_empty())
-            else {
-                return Err(DomainError::LoginTwoFactorRequired);
+                .filter(|c| !c.is_empty());
+            let refused = match code {
+                None => Some(DomainError::LoginTwoFactorRequired),
+                Some(code) => match self.check_login_code(&user, code).await {
+                    Ok(CodeCheck::Accepted) => None,
+                    Ok(CodeCheck::Rejected) => Some(DomainError::LoginTwoFactorInvalid),
+                    Ok(CodeCheck::TooManyAttempts) => Some(DomainError::LoginTwoFactorMaxAttempts),
+                    Err(err) => Some(err),
+                },
             };
-            match self.check_login_code(&user, code).await? {
-                CodeCheck::Accepted => {}
-                CodeCheck::Rejected => return Err(DomainError::LoginTwoFactorInvalid),
-                CodeCheck::TooManyAttempts => return Err(DomainError::LoginTwoFactorMaxAttempts),
+            // A right password is no failed login; wrong codes have their own count.
+            if let Some(refused) = refused {
+                self.login_not_failed(attempt).await?;
+                return Err(refused);
             }
         }
+        self.login_succeeded(attempt, &user).await?;
         let token = self.ids().login_token();
         let session = self
             .open_session(&user, hash_login_token(&token), &input.client, None)

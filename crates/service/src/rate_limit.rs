@@ -1,21 +1,22 @@
-//! Fixed-window request limits: per client address and route, and failed
-//! logins per username. In memory, per replica; the 2FA attempt limit, which
-//! guards the 6-digit codes, is in the database and holds across replicas.
+//! Fixed-window request limits per client address and route, in each
+//! replica's memory. The table is bounded in bytes, keyed by a keyed digest
+//! (nothing a client sends is kept), and forgotten when its window ends.
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
 use sessions_domain::DomainError;
+use sha2::Sha256;
 
-/// Limits; a limit of 0 switches that limiter off.
+/// Request limits; a limit of 0 switches the limiter off.
 #[derive(Debug, Clone)]
 pub struct RateLimitConfig {
     /// Requests per window per client address and route.
     pub requests: u32,
     pub window: Duration,
-    /// Failed logins per window per username.
-    pub login_failures: u32,
-    pub login_failure_window: Duration,
+    /// Memory the table of windows may take.
+    pub table_bytes: usize,
     /// Users whose roles hold this permission are not limited.
     pub exempt_permission: String,
 }
@@ -25,26 +26,66 @@ impl Default for RateLimitConfig {
         Self {
             requests: 300,
             window: Duration::from_secs(60),
-            login_failures: 10,
-            login_failure_window: Duration::from_secs(900),
+            table_bytes: 16 * 1024 * 1024,
             exempt_permission: "api-bypass-rate-limit".to_owned(),
         }
     }
 }
 
-/// Beyond this many keys, windows that have ended are dropped.
-const SWEEP_ABOVE: usize = 50_000;
+/// 128 bits of HMAC-SHA256: collisions cannot be aimed without the key.
+type Digest = [u8; 16];
 
-#[derive(Debug, Default)]
-pub(crate) struct Windows {
-    counts: Mutex<HashMap<String, (i64, u32)>>,
+/// What one entry costs at worst: key and count, the table's control byte,
+/// and the slack of a table that doubles when it grows.
+const BYTES_PER_ENTRY: usize = 2 * (std::mem::size_of::<(Digest, u32)>() + 1) + 6;
+
+#[derive(Debug)]
+pub(crate) struct RequestWindows {
+    key: [u8; 64],
+    max_entries: usize,
+    state: Mutex<WindowState>,
 }
 
-impl Windows {
-    /// Counts one hit on `key`; `Err` once the window holds more than `limit`.
+#[derive(Debug, Default)]
+struct WindowState {
+    /// Start of the window every entry belongs to, in Unix milliseconds.
+    start_ms: i64,
+    counts: HashMap<Digest, u32>,
+    /// Requests of keys that found the table full share this one count, so a
+    /// flood of new keys is limited as one client and no live window is evicted.
+    overflow: u32,
+}
+
+impl RequestWindows {
+    pub(crate) fn new(table_bytes: usize) -> Self {
+        let mut key = [0u8; 64];
+        rand::fill(&mut key);
+        Self {
+            key,
+            max_entries: (table_bytes / BYTES_PER_ENTRY).max(1),
+            state: Mutex::new(WindowState::default()),
+        }
+    }
+
+    fn digest(&self, address: &str, route: &str) -> Digest {
+        // The key is one HMAC block: taken as is, it cannot be refused.
+        let mut mac = Hmac::<Sha256>::new(&self.key.into());
+        // The length prefix keeps ("a", "bc") apart from ("ab", "c").
+        mac.update(&(address.len() as u64).to_le_bytes());
+        mac.update(address.as_bytes());
+        mac.update(route.as_bytes());
+        let full = mac.finalize().into_bytes();
+        let mut digest = [0u8; 16];
+        digest.copy_from_slice(&full[..16]);
+        digest
+    }
+
+    /// Counts one request of `address` on `route`; `Err` once the window holds
+    /// more than `limit`.
     pub(crate) fn hit(
         &self,
-        key: String,
+        address: &str,
+        route: &str,
         limit: u32,
         window: Duration,
         now: DateTime<Utc>,
@@ -52,55 +93,54 @@ impl Windows {
         if limit == 0 {
             return Ok(());
         }
-        let window_ms = window.as_millis().max(1) as i64;
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1);
         let now_ms = now.timestamp_millis();
         let start = now_ms - now_ms.rem_euclid(window_ms);
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if counts.len() > SWEEP_ABOVE {
-            counts.retain(|_, (window_start, _)| *window_start == start);
+        let digest = self.digest(address, route);
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.start_ms != start {
+            // Every entry belongs to the window that just ended.
+            state.counts.clear();
+            state.counts.shrink_to(self.max_entries.min(1024));
+            state.overflow = 0;
+            state.start_ms = start;
         }
-        let entry = counts.entry(key).or_insert((start, 0));
-        if entry.0 != start {
-            *entry = (start, 0);
-        }
-        entry.1 = entry.1.saturating_add(1);
-        if entry.1 <= limit {
+        let full = state.counts.len() >= self.max_entries;
+        let count = match state.counts.get_mut(&digest) {
+            Some(count) => count,
+            None if !full => state.counts.entry(digest).or_insert(0),
+            None => {
+                if state.overflow == 0 {
+                    tracing::warn!(
+                        entries = self.max_entries,
+                        "rate-limit table full; new addresses share one window until it ends"
+                    );
+                }
+                metrics::counter!("sessions_rate_limit_overflow_total").increment(1);
+                &mut state.overflow
+            }
+        };
+        *count = count.saturating_add(1);
+        if *count <= limit {
             return Ok(());
         }
-        let reset_at_ms = start + window_ms;
+        let reset_at_ms = start.saturating_add(window_ms);
         Err(DomainError::RateLimited {
             limit,
-            retry_after_secs: ((reset_at_ms - now_ms) as u64).div_ceil(1000),
+            retry_after_secs: u64::try_from(reset_at_ms - now_ms)
+                .unwrap_or(0)
+                .div_ceil(1000),
             reset_at_ms,
         })
     }
 
-    /// Whether `key` is over `limit` in the current window, without counting.
-    pub(crate) fn over(
-        &self,
-        key: &str,
-        limit: u32,
-        window: Duration,
-        now: DateTime<Utc>,
-    ) -> Option<DomainError> {
-        if limit == 0 {
-            return None;
-        }
-        let window_ms = window.as_millis().max(1) as i64;
-        let now_ms = now.timestamp_millis();
-        let start = now_ms - now_ms.rem_euclid(window_ms);
-        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        match counts.get(key) {
-            Some((window_start, count)) if *window_start == start && *count >= limit => {
-                let reset_at_ms = start + window_ms;
-                Some(DomainError::RateLimited {
-                    limit,
-                    retry_after_secs: ((reset_at_ms - now_ms) as u64).div_ceil(1000),
-                    reset_at_ms,
-                })
-            }
-            _ => None,
-        }
+    #[cfg(test)]
+    fn entries(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .counts
+            .len()
     }
 }
 
@@ -109,29 +149,65 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    fn at(second: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, second).unwrap()
+    }
+
     #[test]
     fn limits_within_a_window_and_resets_after() {
-        let windows = Windows::default();
-        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 10).unwrap();
-        let minute = Duration::from_secs(60);
+        let windows = RequestWindows::new(1 << 20);
         for _ in 0..3 {
-            assert!(windows.hit("a".into(), 3, minute, t0).is_ok());
+            assert!(windows.hit("a", "r", 3, MINUTE, at(10)).is_ok());
         }
-        let err = windows.hit("a".into(), 3, minute, t0).unwrap_err();
+        let err = windows.hit("a", "r", 3, MINUTE, at(10)).unwrap_err();
         assert_eq!(
             err,
             DomainError::RateLimited {
                 limit: 3,
                 retry_after_secs: 50,
-                reset_at_ms: t0.timestamp_millis() + 50_000
+                reset_at_ms: at(10).timestamp_millis() + 50_000
             }
         );
-        assert!(windows.hit("b".into(), 3, minute, t0).is_ok());
-        assert!(
-            windows
-                .hit("a".into(), 3, minute, t0 + chrono::Duration::seconds(50))
-                .is_ok()
-        );
-        assert!(windows.hit("a".into(), 0, minute, t0).is_ok());
+        assert!(windows.hit("b", "r", 3, MINUTE, at(10)).is_ok());
+        assert!(windows.hit("a", "other", 3, MINUTE, at(10)).is_ok());
+        assert!(windows.hit("a", "r", 3, MINUTE, at(10) + MINUTE).is_ok());
+        assert!(windows.hit("a", "r", 0, MINUTE, at(10)).is_ok());
+    }
+
+    #[test]
+    fn a_full_table_keeps_live_windows_and_limits_newcomers_together() {
+        let windows = RequestWindows::new(BYTES_PER_ENTRY * 4);
+        for _ in 0..2 {
+            assert!(windows.hit("victim", "r", 2, MINUTE, at(1)).is_ok());
+        }
+        for n in 0..3 {
+            assert!(
+                windows
+                    .hit(&format!("flood-{n}"), "r", 2, MINUTE, at(1))
+                    .is_ok()
+            );
+        }
+        assert_eq!(windows.entries(), 4);
+        // The flood did not reset the victim's window.
+        assert!(windows.hit("victim", "r", 2, MINUTE, at(1)).is_err());
+        // Newcomers share the overflow window: two pass, the third is limited.
+        assert!(windows.hit("new-1", "r", 2, MINUTE, at(1)).is_ok());
+        assert!(windows.hit("new-2", "r", 2, MINUTE, at(1)).is_ok());
+        assert!(windows.hit("new-3", "r", 2, MINUTE, at(1)).is_err());
+        assert_eq!(windows.entries(), 4);
+        // The next window forgets everything.
+        assert!(windows.hit("new-3", "r", 2, MINUTE, at(1) + MINUTE).is_ok());
+        assert_eq!(windows.entries(), 1);
+    }
+
+    #[test]
+    fn keys_are_digests_bound_to_the_process_key() {
+        let one = RequestWindows::new(1024);
+        let other = RequestWindows::new(1024);
+        assert_ne!(one.digest("a", "r"), other.digest("a", "r"));
+        assert_ne!(one.digest("a", "bc"), one.digest("ab", "c"));
+        assert_eq!(one.digest("a", "r"), one.digest("a", "r"));
     }
 }

@@ -2,7 +2,10 @@
 //! codes, the password fallback, the attempt limit and the remember window.
 
 use chrono::Duration;
-use sessions_domain::{DomainError, DomainResult, TwoFactorFailure, TwoFactorTrust, User};
+use sessions_domain::{
+    AttemptCounter, AttemptKey, AttemptKind, DomainError, DomainResult, TwoFactorFailure,
+    TwoFactorTrust, User,
+};
 
 use crate::{AuthContext, Caller, SessionService, password_work, secrets::hash_backup_code, totp};
 
@@ -69,7 +72,10 @@ impl SessionService {
         else {
             return Err(DomainError::TwoFactorRequired(failure));
         };
-        match self.check_code(&ctx.user, method, code).await? {
+        match self
+            .check_code(&ctx.user, method, code, AttemptKind::EndpointCode)
+            .await?
+        {
             CodeCheck::Accepted => {}
             CodeCheck::Rejected => return Err(DomainError::TwoFactorInvalid(failure)),
             CodeCheck::TooManyAttempts => return Err(DomainError::TwoFactorMaxAttempts(failure)),
@@ -95,7 +101,8 @@ impl SessionService {
         user: &User,
         code: &str,
     ) -> DomainResult<CodeCheck> {
-        self.check_code(user, Method::Totp, code).await
+        self.check_code(user, Method::Totp, code, AttemptKind::LoginCode)
+            .await
     }
 
     /// TOTP when the user has it; otherwise the password fallback. An
@@ -111,18 +118,35 @@ impl SessionService {
         }
     }
 
-    async fn check_code(&self, user: &User, method: Method, code: &str) -> DomainResult<CodeCheck> {
+    /// Reserves the attempt on the user's count of wrong codes (at endpoints
+    /// or at login: counted apart, so a stolen token cannot lock its owner out
+    /// of logging in), then evaluates the code. The reservation is what stops
+    /// a burst: at most the limit of concurrent codes is ever evaluated.
+    async fn check_code(
+        &self,
+        user: &User,
+        method: Method,
+        code: &str,
+        counted_as: AttemptKind,
+    ) -> DomainResult<CodeCheck> {
         let now = self.now();
         let settings = &self.config().two_factor;
-        let window = Duration::from_std(settings.failed_attempts_window)
-            .unwrap_or_else(|_| Duration::zero());
-        let failures = self
-            .repo()
-            .count_two_factor_failures(&user.id, now - window)
-            .await?;
-        if failures >= settings.max_failed_attempts {
-            metrics::counter!("sessions_two_factor_lockouts_total").increment(1);
-            return Ok(CodeCheck::TooManyAttempts);
+        let key = AttemptKey::new(counted_as, user.id.as_str());
+        if settings.max_failed_attempts > 0 && !settings.failed_attempts_window.is_zero() {
+            let counter = AttemptCounter {
+                key: key.clone(),
+                limit: u32::try_from(settings.max_failed_attempts).unwrap_or(u32::MAX),
+                window: settings.failed_attempts_window,
+            };
+            if self
+                .repo()
+                .reserve_attempts(&[counter], now)
+                .await?
+                .is_some()
+            {
+                metrics::counter!("sessions_two_factor_lockouts_total").increment(1);
+                return Ok(CodeCheck::TooManyAttempts);
+            }
         }
         let accepted = match method {
             Method::Totp => {
@@ -138,10 +162,10 @@ impl SessionService {
             }
         };
         if accepted {
-            self.repo().clear_two_factor_failures(&user.id).await?;
+            self.repo().clear_attempts(&[key], false).await?;
             Ok(CodeCheck::Accepted)
         } else {
-            self.repo().record_two_factor_failure(&user.id, now).await?;
+            // The reserved attempt stays counted: it is the failure.
             metrics::counter!("sessions_two_factor_failures_total", "method" => method.name())
                 .increment(1);
             tracing::info!(user_id = %user.id, method = method.name(), "wrong second-factor code");

@@ -1,6 +1,7 @@
 //! SeaORM storage of the session service: one schema, SQLite or PostgreSQL,
 //! chosen by the database URL.
 
+mod attempts;
 mod audit;
 mod convert;
 mod entities;

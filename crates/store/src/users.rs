@@ -1,9 +1,8 @@
-//! `UserRepository` over the users, backup_codes and two_factor_failures tables.
+//! `UserRepository` over the users and backup_codes tables.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder,
     sea_query::Expr, sea_query::OnConflict,
 };
 use sessions_domain::{DomainResult, User, UserRepository};
@@ -11,7 +10,7 @@ use sessions_domain::{DomainResult, User, UserRepository};
 use crate::{
     Store,
     convert::{map_db_error, millis, roles_to_json, user_from_row},
-    entities::{backup_codes, two_factor_failures, users},
+    entities::{backup_codes, users},
 };
 
 #[async_trait]
@@ -161,48 +160,6 @@ impl UserRepository for Store {
             .await
             .map_err(map_db_error)?;
         Ok(result.rows_affected == 1)
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
-    async fn count_two_factor_failures(
-        &self,
-        user_id: &str,
-        since: DateTime<Utc>,
-    ) -> DomainResult<u64> {
-        two_factor_failures::Entity::find()
-            .filter(two_factor_failures::Column::UserId.eq(user_id))
-            .filter(two_factor_failures::Column::At.gt(millis(since)))
-            .count(&self.db)
-            .await
-            .map_err(map_db_error)
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
-    async fn record_two_factor_failure(
-        &self,
-        user_id: &str,
-        at: DateTime<Utc>,
-    ) -> DomainResult<()> {
-        let row = two_factor_failures::ActiveModel {
-            user_id: Set(user_id.to_owned()),
-            at: Set(millis(at)),
-            ..Default::default()
-        };
-        two_factor_failures::Entity::insert(row)
-            .exec_without_returning(&self.db)
-            .await
-            .map_err(map_db_error)?;
-        Ok(())
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
-    async fn clear_two_factor_failures(&self, user_id: &str) -> DomainResult<()> {
-        two_factor_failures::Entity::delete_many()
-            .filter(two_factor_failures::Column::UserId.eq(user_id))
-            .exec(&self.db)
-            .await
-            .map_err(map_db_error)?;
-        Ok(())
     }
 }
 

@@ -215,11 +215,26 @@ impl TestApp {
     }
 
     pub async fn login_as(&self, username: &str, password: &str, user_agent: &str) -> LoggedIn {
+        self.login_body(json!({"user": username, "password": password}), user_agent)
+            .await
+    }
+
+    /// A login of a TOTP user with its code; panics unless 200.
+    pub async fn login_with_code(&self, username: &str, password: &str, code: &str) -> LoggedIn {
+        self.login_body(
+            json!({"user": username, "password": password, "code": code}),
+            CHROME_UA,
+        )
+        .await
+    }
+
+    async fn login_body(&self, body: Value, user_agent: &str) -> LoggedIn {
+        let username = body["user"].as_str().unwrap_or_default().to_owned();
         let response = self
             .http
             .post(self.url("/api/v1/login"))
             .header("user-agent", user_agent)
-            .json(&json!({"user": username, "password": password}))
+            .json(&body)
             .send()
             .await
             .expect("login request");

@@ -3,10 +3,11 @@
 // The entity macros generate `pub` items; the modules themselves stay private.
 #![allow(unreachable_pub)]
 
+pub(crate) mod attempt_counters;
 pub(crate) mod audit_events;
 pub(crate) mod backup_codes;
+pub(crate) mod known_addresses;
 pub(crate) mod permissions;
 pub(crate) mod session_events;
 pub(crate) mod sessions;
-pub(crate) mod two_factor_failures;
 pub(crate) mod users;
