@@ -26,7 +26,8 @@ pair() {
 }
 pair rest_params dict/rest.dict listing_query dict/rest.dict
 pair user_agent dict/user_agent.dict proto_roundtrip ""
-for target in rest_params listing_query user_agent proto_roundtrip; do
+run grpc_requests "" || status=1
+for target in rest_params listing_query user_agent proto_roundtrip grpc_requests; do
   runs="$(grep -Eo 'Done [0-9]+ runs' "$logs/$target.log" || echo 'no summary (crashed?)')"
   echo "fuzz: $target: $runs in ${seconds} s"
 done

@@ -1,5 +1,6 @@
 //! REST parameter validation: any query string or JSON body, decoded into any
-//! message of the service, ends in a message or a documented parameter error.
+//! message of the service and checked against the string bounds every
+//! transport shares, ends in a message or a documented parameter error.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -61,15 +62,20 @@ fuzz_target!(|data: &[u8]| {
         }
         decoded
     };
+    // The parameter step: decoding problems first, then the shared bounds.
+    let problem = problem.or_else(|| sessions_grpc::bounds::dynamic_problem(&message).map(str::to_owned));
     if let Some(problem) = &problem {
         assert!(
             DOCUMENTED.contains(&problem.as_str()),
             "undocumented: {problem}"
         );
     }
-    for (field, value) in message.fields() {
-        if let Value::String(text) = value {
-            assert!(text.chars().count() <= 1024, "{} too long", field.name());
+    if problem.is_none() {
+        for (field, value) in message.fields() {
+            if let Value::String(text) = value {
+                assert!(text.chars().count() <= 1024, "{} too long", field.name());
+                assert!(!text.contains('\0'), "{} holds NUL", field.name());
+            }
         }
     }
     // What tonic does next: the message encodes and decodes again.

@@ -92,6 +92,11 @@ async fn blocking_follows_rocket_chats_failed_login_test(backend: Backend) {
     fail_twice(app, "u3").await;
     assert_eq!(login(app, "u4", "wrong", None).await, (401, unauthorized()));
     assert_eq!(login(app, "u4", "pw", None).await.0, 200);
+    // ...since the last successful login, however far apart.
+    assert_eq!(login(app, "u5", "wrong", None).await, (401, unauthorized()));
+    app.clock.advance(Duration::hours(6));
+    assert_eq!(login(app, "u5", "wrong", None).await, (401, unauthorized()));
+    assert_eq!(login(app, "u5", "pw", None).await, (401, blocked("user")));
 
     let by_address = TestApp::spawn_with(backend, |c| {
         c.login_failures_per_user = 2;

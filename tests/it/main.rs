@@ -25,6 +25,7 @@ macro_rules! on_both_databases {
 }
 
 mod admin;
+mod attempt_store;
 mod binary;
 mod brute_force;
 mod cli;

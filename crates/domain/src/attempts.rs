@@ -52,10 +52,14 @@ impl AttemptKey {
 }
 
 /// A counter with its limit: full at `limit` attempts until `window` has
-/// passed since the last one.
+/// passed since the last one, then counting again from one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptCounter {
     pub key: AttemptKey,
     pub limit: u32,
     pub window: Duration,
+    /// A count below the limit whose last attempt is this old starts again
+    /// too; `None` keeps it until it is cleared (failed logins count since
+    /// the last successful one, as Rocket.Chat counts them).
+    pub forget_after: Option<Duration>,
 }

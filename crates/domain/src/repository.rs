@@ -40,8 +40,9 @@ pub trait UserRepository: Send + Sync {
 pub trait AttemptRepository: Send + Sync {
     /// Reserves one attempt on every counter, all or none, in one transaction.
     /// A counter is full when it holds `limit` attempts and its last one is
-    /// less than `window` old; an older count starts again from one. Answers
-    /// the index of the first full counter, with nothing reserved on any.
+    /// less than `window` old; a full count past its window, or a count past
+    /// `forget_after`, starts again from one. Answers the index of the first
+    /// full counter, with nothing reserved on any.
     async fn reserve_attempts(
         &self,
         counters: &[AttemptCounter],

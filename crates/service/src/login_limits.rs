@@ -36,6 +36,8 @@ impl Default for LoginLimitConfig {
 const KNOWN_ADDRESS_PERIOD: chrono::Duration = chrono::Duration::days(30);
 /// Known addresses kept per user.
 const KNOWN_ADDRESSES_KEPT: u32 = 20;
+/// Counters without an attempt for this long are deleted.
+const COUNTERS_KEPT_IDLE: chrono::Duration = chrono::Duration::days(30);
 
 /// The counters one login attempt reserved, settled once its outcome is known.
 #[must_use = "a reserved attempt is settled as a success or given back"]
@@ -72,6 +74,7 @@ impl SessionService {
                 key,
                 limit: limits.failures_per_address,
                 window: limits.address_window,
+                forget_after: None,
             });
             blocks.push(DomainError::LoginBlockedForAddress);
         }
@@ -92,6 +95,7 @@ impl SessionService {
                 key,
                 limit: limits.failures_per_user,
                 window: limits.user_window,
+                forget_after: None,
             });
             blocks.push(DomainError::LoginBlockedForUser);
         }
@@ -135,19 +139,12 @@ impl SessionService {
 }
 
 impl SessionService {
-    /// Deletes counters whose window has passed: a count whose last attempt
-    /// is older than its window starts again from one anyway.
+    /// Deletes counters without an attempt for 30 days. Failed logins count
+    /// since the last successful one; a month of silence forgets them too,
+    /// so counters of addresses that never come back do not pile up.
     pub async fn prune_attempts(&self) -> DomainResult<u64> {
-        let config = self.config();
-        let longest = [
-            config.login_limits.user_window,
-            config.login_limits.address_window,
-            config.two_factor.failed_attempts_window,
-        ]
-        .into_iter()
-        .max()
-        .unwrap_or_default();
-        let longest = chrono::Duration::from_std(longest).unwrap_or(chrono::Duration::days(365));
-        self.repo().prune_attempts(self.now() - longest).await
+        self.repo()
+            .prune_attempts(self.now() - COUNTERS_KEPT_IDLE)
+            .await
     }
 }

@@ -137,6 +137,8 @@ impl SessionService {
                 key: key.clone(),
                 limit: u32::try_from(settings.max_failed_attempts).unwrap_or(u32::MAX),
                 window: settings.failed_attempts_window,
+                // "5 wrong codes in 10 minutes": older mistakes are forgiven.
+                forget_after: Some(settings.failed_attempts_window),
             };
             if self
                 .repo()

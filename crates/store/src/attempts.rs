@@ -16,18 +16,21 @@ use crate::{
     entities::{attempt_counters, known_addresses},
 };
 
-/// Counts one attempt unless the counter is full. A count whose last attempt
-/// is a window old starts again from one. No row comes back when full: the
-/// conflicting row fails the `WHERE`, so nothing is written either. On
-/// PostgreSQL the upsert locks the row, so concurrent reservations queue on
-/// it and each sees the count the previous one left.
+/// Counts one attempt unless the counter is full. A full count whose last
+/// attempt is a window old, or any count past its forget time, starts again
+/// from one. No row comes back when full: the conflicting row fails the
+/// `WHERE`, so nothing is written either. On PostgreSQL the upsert locks the
+/// row, so concurrent reservations queue on it and each sees the count the
+/// previous one left. Parameters: kind, subject, address, now, limit, end of
+/// a block, forget time, limit, end of a block.
 const RESERVE: &str = "INSERT INTO attempt_counters (kind, subject, address, attempts, last_attempt_at) \
      VALUES ($1, $2, $3, 1, $4) \
      ON CONFLICT (kind, subject, address) DO UPDATE SET \
-     attempts = CASE WHEN attempt_counters.last_attempt_at <= $5 THEN 1 \
+     attempts = CASE WHEN (attempt_counters.attempts >= $5 AND attempt_counters.last_attempt_at <= $6) \
+     OR attempt_counters.last_attempt_at <= $7 THEN 1 \
      ELSE attempt_counters.attempts + 1 END, \
      last_attempt_at = excluded.last_attempt_at \
-     WHERE attempt_counters.attempts < $6 OR attempt_counters.last_attempt_at <= $7 \
+     WHERE attempt_counters.attempts < $8 OR attempt_counters.last_attempt_at <= $9 \
      RETURNING attempts";
 
 /// Keeps a user's `keep` most recent addresses.
@@ -76,18 +79,25 @@ impl AttemptRepository for Store {
         let backend = self.db.get_database_backend();
         let txn = self.begin_write().await.map_err(map_db_error)?;
         for (index, counter) in counters.iter().enumerate() {
-            let window = chrono::Duration::from_std(counter.window)
-                .unwrap_or_else(|_| chrono::Duration::days(365));
-            let stale_before = millis(now - window);
+            let before = |age: std::time::Duration| {
+                chrono::Duration::from_std(age)
+                    .ok()
+                    .and_then(|age| now.checked_sub_signed(age))
+                    .map_or(i64::MIN, millis)
+            };
+            let block_ended = before(counter.window);
+            let forgotten = counter.forget_after.map_or(i64::MIN, before);
             let limit = i32::try_from(counter.limit).unwrap_or(i32::MAX);
             let values = vec![
                 counter.key.kind.as_str().into(),
                 counter.key.subject.as_str().into(),
                 counter.key.address.as_str().into(),
                 millis(now).into(),
-                stale_before.into(),
                 limit.into(),
-                stale_before.into(),
+                block_ended.into(),
+                forgotten.into(),
+                limit.into(),
+                block_ended.into(),
             ];
             let reserved = txn
                 .query_one_raw(statement(backend, RESERVE, values))
