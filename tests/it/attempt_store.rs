@@ -67,7 +67,10 @@ async fn reservations_count_block_and_start_again(backend: Backend) {
         store.reserve_attempts(&with_user, at(64)).await.unwrap(),
         Some(1)
     );
-    store.clear_attempts(&[user.clone()], true).await.unwrap();
+    store
+        .clear_attempts(std::slice::from_ref(&user), true)
+        .await
+        .unwrap();
     let alone = [counter(&other_address, None)];
     assert_eq!(store.reserve_attempts(&alone, at(65)).await.unwrap(), None);
     assert_eq!(store.reserve_attempts(&alone, at(66)).await.unwrap(), None);
@@ -80,7 +83,10 @@ async fn reservations_count_block_and_start_again(backend: Backend) {
     let code = AttemptKey::new(AttemptKind::LoginCode, "u1");
     let codes = [counter(&code, Some(60))];
     assert_eq!(store.reserve_attempts(&codes, at(0)).await.unwrap(), None);
-    store.release_attempts(&[code.clone()]).await.unwrap();
+    store
+        .release_attempts(std::slice::from_ref(&code))
+        .await
+        .unwrap();
     assert_eq!(store.reserve_attempts(&codes, at(1)).await.unwrap(), None);
     // A forgetting count below its limit starts again after its window...
     assert_eq!(store.reserve_attempts(&codes, at(70)).await.unwrap(), None);
@@ -120,7 +126,7 @@ async fn reservations_count_block_and_start_again(backend: Backend) {
     assert_eq!(store.reserve_attempts(&home, at(9002)).await.unwrap(), None);
     assert_eq!(store.reserve_attempts(&home, at(9003)).await.unwrap(), None);
     store
-        .clear_attempts(&[patient.clone()], true)
+        .clear_attempts(std::slice::from_ref(&patient), true)
         .await
         .unwrap();
     assert_eq!(store.reserve_attempts(&home, at(9004)).await.unwrap(), None);
