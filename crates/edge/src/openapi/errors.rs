@@ -120,6 +120,8 @@ impl Answer {
                 DomainError::LoginTwoFactorRequired,
                 DomainError::LoginTwoFactorInvalid,
                 DomainError::LoginTwoFactorMaxAttempts,
+                DomainError::LoginBlockedForAddress,
+                DomainError::LoginBlockedForUser,
             ],
             Self::Forbidden => vec![DomainError::Forbidden],
             Self::SessionNotFound => vec![DomainError::SessionNotFound],

@@ -325,6 +325,7 @@ fn every_error_body_matches_exactly_its_own_schema() {
         (Answer::Unauthorized, DomainError::Unauthenticated),
         (Answer::LoginFailed, DomainError::LoginFailed),
         (Answer::LoginFailed, DomainError::LoginTwoFactorMaxAttempts),
+        (Answer::LoginFailed, DomainError::LoginBlockedForAddress),
         (Answer::Forbidden, DomainError::Forbidden),
         (Answer::SessionNotFound, DomainError::SessionNotFound),
         (Answer::PayloadTooLarge, DomainError::PayloadTooLarge),
