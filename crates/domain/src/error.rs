@@ -73,15 +73,6 @@ pub enum DomainError {
     /// A unique value (a username, a token) is taken.
     #[error("{0}")]
     Conflict(String),
-    /// A request body over the configured limit (REST edge).
-    #[error("payload too large")]
-    PayloadTooLarge,
-    /// No route for this path (REST edge).
-    #[error("route not found")]
-    RouteNotFound,
-    /// The path exists with other methods (REST edge).
-    #[error("method not allowed")]
-    MethodNotAllowed,
     /// The database cannot be reached; carries the cause for the log only.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -108,9 +99,6 @@ impl DomainError {
             Self::LoginBlockedForAddress => "login-blocked-for-ip",
             Self::LoginBlockedForUser => "login-blocked-for-user",
             Self::Conflict(_) => "conflict",
-            Self::PayloadTooLarge => "payload-too-large",
-            Self::RouteNotFound => "route-not-found",
-            Self::MethodNotAllowed => "method-not-allowed",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }

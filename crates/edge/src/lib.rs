@@ -18,7 +18,10 @@ use axum::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header, uri::PathAndQuery};
 use sessions_domain::DomainError;
-use sessions_grpc::{ParamError, error_table};
+use sessions_grpc::{
+    ParamError,
+    error_table::{self, EdgeError},
+};
 use sessions_service::ClientInfo;
 use tonic::{metadata::MetadataValue, service::Routes};
 
@@ -97,13 +100,13 @@ async fn handle(State(edge): State<RestEdge>, request: Request<Body>) -> Respons
     }
     match edge.route_for(&method, request.uri().path()) {
         Ok(route) => edge.transcode(route, request).await,
-        Err(RouteMiss::UnknownPath) => error_response(&DomainError::RouteNotFound),
+        Err(RouteMiss::UnknownPath) => edge_error_response(EdgeError::RouteNotFound),
         Err(RouteMiss::OtherMethods(allow)) => method_not_allowed(&allow),
     }
 }
 
 fn method_not_allowed(allow: &str) -> Response {
-    let mut response = error_response(&DomainError::MethodNotAllowed);
+    let mut response = edge_error_response(EdgeError::MethodNotAllowed);
     if let Ok(value) = HeaderValue::from_str(allow) {
         response.headers_mut().insert(header::ALLOW, value);
     }
@@ -152,7 +155,7 @@ impl RestEdge {
             decode::from_query(&route.input, parts.uri.query().unwrap_or_default())
         } else {
             let Ok(bytes) = to_bytes(body, self.inner.max_body_bytes).await else {
-                return error_response(&DomainError::PayloadTooLarge);
+                return edge_error_response(EdgeError::PayloadTooLarge);
             };
             decode::from_json_body(&route.input, &bytes)
         };
@@ -213,7 +216,15 @@ fn error_response(err: &DomainError) -> Response {
     if let DomainError::Internal(cause) = err {
         tracing::error!(error = %cause, "rest edge failure");
     }
-    let description = error_table::describe(err);
+    described_response(error_table::describe(err))
+}
+
+/// A transport answer of the edge's own, rendered by the shared table.
+fn edge_error_response(err: EdgeError) -> Response {
+    described_response(error_table::describe_edge(err))
+}
+
+fn described_response(description: error_table::ErrorDescription) -> Response {
     json_response(
         StatusCode::from_u16(description.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         &description.body,

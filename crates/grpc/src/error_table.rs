@@ -163,13 +163,6 @@ pub fn describe(err: &DomainError) -> ErrorDescription {
             failure(&format!("{} not found", capitalized(what))),
         ),
         E::Conflict(message) => (Code::AlreadyExists, 409, failure(message)),
-        E::PayloadTooLarge => (
-            Code::InvalidArgument,
-            413,
-            failure("Request entity too large"),
-        ),
-        E::RouteNotFound => (Code::Unimplemented, 404, failure("Not found")),
-        E::MethodNotAllowed => (Code::Unimplemented, 405, failure("Method not allowed")),
         E::Unavailable(_) => (Code::Unavailable, 503, failure("Service unavailable")),
         E::Internal(_) => (Code::Internal, 500, failure("Internal server error")),
     };
@@ -188,6 +181,36 @@ pub fn describe(err: &DomainError) -> ErrorDescription {
         http_status,
         body,
         headers,
+    }
+}
+
+/// What the REST edge answers by itself, before any RPC is called: transport
+/// matters, not domain ones, rendered beside the domain's in this one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeError {
+    /// A request body over the configured limit.
+    PayloadTooLarge,
+    /// No route at this path.
+    RouteNotFound,
+    /// The path exists with other methods.
+    MethodNotAllowed,
+}
+
+pub fn describe_edge(err: EdgeError) -> ErrorDescription {
+    let (grpc, http_status, body) = match err {
+        EdgeError::PayloadTooLarge => (
+            Code::InvalidArgument,
+            413,
+            failure("Request entity too large"),
+        ),
+        EdgeError::RouteNotFound => (Code::Unimplemented, 404, failure("Not found")),
+        EdgeError::MethodNotAllowed => (Code::Unimplemented, 405, failure("Method not allowed")),
+    };
+    ErrorDescription {
+        grpc,
+        http_status,
+        body,
+        headers: Vec::new(),
     }
 }
 

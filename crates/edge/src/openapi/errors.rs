@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 use sessions_domain::{DomainError, TwoFactorFailure};
-use sessions_grpc::error_table::describe;
+use sessions_grpc::error_table::{EdgeError, ErrorDescription, describe, describe_edge};
 
 /// Stands for the variable text of a sample error (a parameter problem, a raw
 /// `sort`); the schema then accepts any text in its place.
@@ -87,10 +87,11 @@ impl Answer {
         }
     }
 
-    /// Errors standing for every body of this kind: each variant, and each
-    /// value a fixed-set field (a method, the available methods) can take.
-    pub(super) fn samples(self) -> Vec<DomainError> {
-        match self {
+    /// Renderings standing for every body of this kind: each variant, and
+    /// each value a fixed-set field (a method, the available methods) can take.
+    pub(super) fn samples(self) -> Vec<ErrorDescription> {
+        let edge = |err: EdgeError| vec![describe_edge(err)];
+        let errors = match self {
             Self::InvalidParams => vec![DomainError::InvalidParams(TEXT_HOLE.to_owned())],
             Self::TwoFactor => {
                 // Section 5: `method` is `totp` or `password`; `availableMethods`
@@ -125,7 +126,7 @@ impl Answer {
             ],
             Self::Forbidden => vec![DomainError::Forbidden],
             Self::SessionNotFound => vec![DomainError::SessionNotFound],
-            Self::PayloadTooLarge => vec![DomainError::PayloadTooLarge],
+            Self::PayloadTooLarge => return edge(EdgeError::PayloadTooLarge),
             Self::RateLimited => vec![DomainError::RateLimited {
                 limit: 1,
                 retry_after_secs: SECONDS_HOLE,
@@ -133,22 +134,23 @@ impl Answer {
             }],
             Self::Internal => vec![DomainError::Internal(String::new())],
             Self::Unavailable => vec![DomainError::Unavailable(String::new())],
-            Self::RouteNotFound => vec![DomainError::RouteNotFound],
-            Self::MethodNotAllowed => vec![DomainError::MethodNotAllowed],
-        }
+            Self::RouteNotFound => return edge(EdgeError::RouteNotFound),
+            Self::MethodNotAllowed => return edge(EdgeError::MethodNotAllowed),
+        };
+        errors.iter().map(describe).collect()
     }
 
     /// The REST status the table gives this kind (a test checks all samples agree).
     pub(super) fn status(self) -> u16 {
         self.samples()
             .first()
-            .map_or(500, |sample| describe(sample).http_status)
+            .map_or(500, |sample| sample.http_status)
     }
 
     /// A schema every body of this kind matches, and no other body does: the
     /// sampled keys are required and no other key is allowed.
     pub(super) fn schema(self) -> Value {
-        let bodies: Vec<Value> = self.samples().iter().map(|e| describe(e).body).collect();
+        let bodies: Vec<Value> = self.samples().into_iter().map(|e| e.body).collect();
         shape(&bodies.iter().collect::<Vec<_>>())
     }
 
@@ -156,7 +158,7 @@ impl Answer {
     pub(super) fn headers(self) -> Map<String, Value> {
         let mut headers = Map::new();
         for sample in self.samples() {
-            for (name, _) in describe(&sample).headers {
+            for (name, _) in sample.headers {
                 let description = match name.as_str() {
                     "X-RateLimit-Limit" => "Requests allowed per window",
                     "X-RateLimit-Remaining" => "Requests left in the window",
