@@ -27,6 +27,8 @@ macro_rules! on_both_databases {
 mod admin;
 mod binary;
 mod cli;
+mod connections;
+mod descriptors;
 mod faults;
 mod grpc;
 mod info;
@@ -40,3 +42,4 @@ mod routing;
 mod secrets;
 mod tracing_export;
 mod users;
+mod wire;
