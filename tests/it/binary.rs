@@ -39,8 +39,31 @@ fn child_process_entry() {
 impl Sessionsd {
     /// Starts `sessionsd serve` on a fresh SQLite file with `env` added.
     pub(crate) fn serve(env: &[(&str, String)]) -> Self {
+        Self::start(env, None)
+    }
+
+    /// As [`Sessionsd::serve`], with at most `limit` open descriptors in the
+    /// child (`ulimit -n`; `pre_exec` would need `unsafe`).
+    pub(crate) fn serve_with_open_files(env: &[(&str, String)], limit: u32) -> Self {
+        Self::start(env, Some(limit))
+    }
+
+    fn start(env: &[(&str, String)], open_files: Option<u32>) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut command = Command::new(std::env::current_exe().unwrap());
+        let exe = std::env::current_exe().unwrap();
+        let mut command = match open_files {
+            None => Command::new(exe),
+            Some(limit) => {
+                // `exec` keeps the pid, so `terminate` still signals sessionsd.
+                let mut shell = Command::new("sh");
+                shell
+                    .arg("-c")
+                    .arg(r#"ulimit -n "$0" && exec "$@""#)
+                    .arg(limit.to_string())
+                    .arg(exe);
+                shell
+            }
+        };
         command
             .args([
                 "--exact",

@@ -43,7 +43,7 @@ impl TrustedProxies {
         Ok(Self(blocks))
     }
 
-    fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         self.0
             .iter()
             .any(|(block, prefix)| in_block(ip, *block, *prefix))

@@ -34,6 +34,17 @@ pub struct Config {
     /// HTTP/2 pings an idle peer this often and drops it when unanswered.
     pub http2_keep_alive_secs: u64,
     pub http2_max_streams: u32,
+    /// Open connections on the main listener; when reached, new connections
+    /// wait in the kernel's backlog until one closes (keep it below the
+    /// process's open-file limit).
+    pub max_connections: u32,
+    /// Open connections per peer address (0: no cap). Peers listed in
+    /// `trusted_proxies` are exempt: behind an ingress every client shares
+    /// its address.
+    pub max_connections_per_address: u32,
+    /// A connection with no request in flight for this long is ended (HTTP/2
+    /// with GOAWAY); idle gRPC channels then reconnect on their next call.
+    pub idle_connection_timeout_secs: u64,
     /// `sqlite://FILE` or `postgres://USER@HOST/DB`.
     pub database_url: String,
     pub database_max_connections: u32,
@@ -103,6 +114,9 @@ impl Default for Config {
             max_header_bytes: 16 * 1024,
             http2_keep_alive_secs: 30,
             http2_max_streams: 256,
+            max_connections: 10_000,
+            max_connections_per_address: 256,
+            idle_connection_timeout_secs: 300,
             database_url: "sqlite://sessions.db".to_owned(),
             database_max_connections: 16,
             database_timeout_ms: 3000,
@@ -188,6 +202,18 @@ impl Config {
             .map_err(Box::new)
     }
 
+    /// Refuses values that cannot work, naming the key, instead of quietly
+    /// clamping them (for now the connection limits).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_connections == 0 {
+            return Err("max_connections must be at least 1".to_owned());
+        }
+        if self.idle_connection_timeout_secs == 0 {
+            return Err("idle_connection_timeout_secs must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
@@ -257,6 +283,32 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("c2VjcmV0LWtleS1tYXRlcmlhbA"), "{shown}");
         assert!(!shown.contains("pa55word"), "{shown}");
+    }
+
+    #[test]
+    fn impossible_connection_limits_are_refused_by_name() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        let no_connections = Config {
+            max_connections: 0,
+            ..Config::default()
+        };
+        let refused = no_connections.validate().unwrap_err();
+        assert!(refused.contains("max_connections"), "{refused}");
+        let no_idle = Config {
+            idle_connection_timeout_secs: 0,
+            ..Config::default()
+        };
+        let refused = no_idle.validate().unwrap_err();
+        assert!(
+            refused.contains("idle_connection_timeout_secs"),
+            "{refused}"
+        );
+        // 0 switches the per-address cap off; it is not an error.
+        let unlimited = Config {
+            max_connections_per_address: 0,
+            ..Config::default()
+        };
+        assert_eq!(unlimited.validate(), Ok(()));
     }
 
     // figment's Jail API returns its large error type; nothing to box here.

@@ -101,6 +101,7 @@ impl Server {
 
     /// As [`Server::build`], with the clock every expiry and TOTP check reads.
     pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        config.validate().map_err(anyhow::Error::msg)?;
         // Compiling the user-agent regexes takes a moment; do it before serving.
         let warm_up = tokio::task::spawn_blocking(sessions_service::device::warm_up);
         let store = open_store(config, config.migrates_on_start()).await?;
@@ -170,7 +171,7 @@ impl Server {
             ))
             .layer(middleware::from_fn_with_state(known, observe::observe))
             .layer(middleware::from_fn_with_state(
-                trusted,
+                trusted.clone(),
                 client::attach_client_info,
             ))
             .layer(cors(&config.cors_allowed_origins)?);
@@ -194,6 +195,10 @@ impl Server {
                 max_header_bytes: config.max_header_bytes,
                 http2_keep_alive: Duration::from_secs(config.http2_keep_alive_secs.max(1)),
                 http2_max_streams: config.http2_max_streams.max(1),
+                idle_timeout: Duration::from_secs(config.idle_connection_timeout_secs),
+                max_connections: config.max_connections,
+                max_connections_per_address: config.max_connections_per_address,
+                trusted_proxies: trusted,
             },
             event_retention: Duration::from_secs(config.event_retention_secs),
             grace: Duration::from_secs(config.shutdown_grace_secs),
