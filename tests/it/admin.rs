@@ -83,9 +83,14 @@ async fn info_admin_checks_in_the_documented_order(backend: Backend) {
     app.create_user("ann", Some("pw"), &["user"]).await;
     let boss = app.login("boss", "pw").await;
     let ann = app.login("ann", "pw").await;
-    // Permission before parameters.
+    // Parameters before permission, as Rocket.Chat validates them first.
+    let missing = json!({"success": false, "error": "must have required property 'sessionId' [invalid-params]", "errorType": "invalid-params"});
     assert_eq!(
         app.get("/api/v1/sessions/info.admin", &ann, &[]).await,
+        (400, missing)
+    );
+    assert_eq!(
+        app.get(&info_admin(&ann.session_id), &ann, &[]).await,
         (
             403,
             json!({"success": false, "error": "User does not have the permissions required for this action [error-unauthorized]"})

@@ -4,12 +4,57 @@
 
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value};
 use serde_json::Value as Json;
+use sessions_grpc::RestDecoding;
 
-/// The decoded message and the first parameter problem, if any. The problem is
-/// reported by the service at its parameter step, after authentication.
+/// The decoded message and what decoding found; the handlers report it at
+/// the parameter step, in Rocket.Chat's order, with the required fields and
+/// string bounds every transport shares (`sessions_grpc::params`).
 pub(crate) struct Decoded {
     pub(crate) message: DynamicMessage,
-    pub(crate) param_error: Option<String>,
+    pub(crate) report: RestDecoding,
+}
+
+impl Decoded {
+    fn new(descriptor: &MessageDescriptor) -> Self {
+        Self {
+            message: DynamicMessage::new(descriptor.clone()),
+            report: RestDecoding::default(),
+        }
+    }
+
+    /// Records one key of the input and how its value decoded.
+    fn take(&mut self, field: Option<FieldDescriptor>, value: Result<Option<Value>, &'static str>) {
+        let Some(field) = field else {
+            self.report.additional = true;
+            return;
+        };
+        if !self.report.present.iter().any(|p| p == field.json_name()) {
+            self.report.present.push(field.json_name().to_owned());
+        }
+        match value {
+            Ok(Some(value)) => self.message.set_field(&field, value),
+            Ok(None) => {}
+            Err(EXTRA) => self.report.additional = true,
+            Err(problem) => {
+                self.report
+                    .wrong_type
+                    .get_or_insert_with(|| problem.to_owned());
+            }
+        }
+    }
+
+    /// The first problem decoding alone can see: a body that is no object,
+    /// then an additional property, then a wrong type.
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))]
+    pub(crate) fn problem(&self) -> Option<String> {
+        if self.report.not_object {
+            Some("must be object".to_owned())
+        } else if self.report.additional {
+            Some(EXTRA.to_owned())
+        } else {
+            self.report.wrong_type.clone()
+        }
+    }
 }
 
 fn find_field(descriptor: &MessageDescriptor, key: &str) -> Option<FieldDescriptor> {
@@ -19,66 +64,48 @@ fn find_field(descriptor: &MessageDescriptor, key: &str) -> Option<FieldDescript
         .filter(|field| !field.is_list() && !field.is_map())
 }
 
-const EXTRA: &str = "must NOT have additional properties";
+const EXTRA: &str = sessions_grpc::ADDITIONAL;
 
 /// `?offset=10&sessionId=abc`: values arrive as strings and are coerced.
 pub(crate) fn from_query(descriptor: &MessageDescriptor, query: &str) -> Decoded {
-    let mut message = DynamicMessage::new(descriptor.clone());
-    let mut param_error = None;
+    let mut decoded = Decoded::new(descriptor);
     for (key, raw) in url::form_urlencoded::parse(query.as_bytes()) {
-        let result = match find_field(descriptor, &key) {
-            None => Err(EXTRA),
-            Some(field) => coerce_text(&field, &raw).map(|value| message.set_field(&field, value)),
-        };
-        if let Err(problem) = result {
-            param_error.get_or_insert_with(|| problem.to_owned());
-        }
+        let field = find_field(descriptor, &key);
+        let value = field
+            .as_ref()
+            .map_or(Ok(None), |field| coerce_text(field, &raw).map(Some));
+        decoded.take(field, value);
     }
-    Decoded {
-        message,
-        param_error,
-    }
+    decoded
 }
 
-/// Rocket.Chat's `login` reads its body loosely (`"code": null` is no code);
-/// every other endpoint validates with a JSON schema, where `null` is a value
+/// A JSON object body; an empty body counts as `{}`. `null_is_absent`: the
+/// endpoint reads its body loosely (Rocket.Chat's `login`: `"code": null` is
+/// no code); every other one validates with a schema, where `null` is a value
 /// of the wrong type (`must be string`).
-const NULL_TOLERANT_MESSAGE: &str = "sessions.v1.LoginRequest";
-
-/// A JSON object body; an empty body counts as `{}`.
-pub(crate) fn from_json_body(descriptor: &MessageDescriptor, body: &[u8]) -> Decoded {
-    let mut message = DynamicMessage::new(descriptor.clone());
+pub(crate) fn from_json_body(
+    descriptor: &MessageDescriptor,
+    body: &[u8],
+    null_is_absent: bool,
+) -> Decoded {
+    let mut decoded = Decoded::new(descriptor);
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Decoded {
-            message,
-            param_error: None,
-        };
+        return decoded;
     }
-    let object = match serde_json::from_slice::<Json>(body) {
-        Ok(Json::Object(object)) => object,
-        _ => {
-            return Decoded {
-                message,
-                param_error: Some("must be object".to_owned()),
-            };
-        }
+    let Ok(Json::Object(object)) = serde_json::from_slice::<Json>(body) else {
+        decoded.report.not_object = true;
+        return decoded;
     };
-    let mut param_error = None;
-    let null_is_absent = descriptor.full_name() == NULL_TOLERANT_MESSAGE;
     for (key, json) in object {
-        let result = match find_field(descriptor, &key) {
-            None => Err(EXTRA),
-            Some(_) if json.is_null() && null_is_absent => Ok(()),
-            Some(field) => coerce_json(&field, &json).map(|value| message.set_field(&field, value)),
+        let field = find_field(descriptor, &key);
+        let value = match &field {
+            None => Ok(None),
+            Some(_) if json.is_null() && null_is_absent => Ok(None),
+            Some(field) => coerce_json(field, &json).map(Some),
         };
-        if let Err(problem) = result {
-            param_error.get_or_insert_with(|| problem.to_owned());
-        }
+        decoded.take(field, value);
     }
-    Decoded {
-        message,
-        param_error,
-    }
+    decoded
 }
 
 fn number(raw: f64, kind: &Kind) -> Result<Value, &'static str> {
@@ -153,7 +180,7 @@ mod tests {
     fn query_coerces_numbers_and_reports_problems() {
         let list = descriptor("sessions.v1.ListSessionsRequest");
         let decoded = from_query(&list, "offset=10&count=5&filter=chr%20ome");
-        assert!(decoded.param_error.is_none());
+        assert!(decoded.problem().is_none());
         assert_eq!(
             decoded
                 .message
@@ -171,32 +198,32 @@ mod tests {
             Some("chr ome")
         );
         let decoded = from_query(&list, "count=ten");
-        assert_eq!(decoded.param_error.as_deref(), Some("must be number"));
+        assert_eq!(decoded.problem().as_deref(), Some("must be number"));
         let decoded = from_query(&list, "foo=1");
-        assert_eq!(decoded.param_error.as_deref(), Some(EXTRA));
+        assert_eq!(decoded.problem().as_deref(), Some(EXTRA));
     }
 
     #[test]
     fn body_types_are_checked() {
         let logout = descriptor("sessions.v1.LogoutSessionRequest");
-        let ok = from_json_body(&logout, br#"{"sessionId":"abc"}"#);
-        assert!(ok.param_error.is_none());
+        let ok = from_json_body(&logout, br#"{"sessionId":"abc"}"#, false);
+        assert!(ok.problem().is_none());
         assert_eq!(
             ok.message.get_field_by_name("session_id").unwrap().as_str(),
             Some("abc")
         );
-        let wrong = from_json_body(&logout, br#"{"sessionId":123}"#);
-        assert_eq!(wrong.param_error.as_deref(), Some("must be string"));
-        let null = from_json_body(&logout, br#"{"sessionId":null}"#);
-        assert_eq!(null.param_error.as_deref(), Some("must be string"));
-        let login = descriptor(NULL_TOLERANT_MESSAGE);
-        let no_code = from_json_body(&login, br#"{"user":"a","password":"b","code":null}"#);
-        assert!(no_code.param_error.is_none());
-        let extra = from_json_body(&logout, br#"{"sessionId":"a","x":1}"#);
-        assert_eq!(extra.param_error.as_deref(), Some(EXTRA));
-        assert!(from_json_body(&logout, b"").param_error.is_none());
+        let wrong = from_json_body(&logout, br#"{"sessionId":123}"#, false);
+        assert_eq!(wrong.problem().as_deref(), Some("must be string"));
+        let null = from_json_body(&logout, br#"{"sessionId":null}"#, false);
+        assert_eq!(null.problem().as_deref(), Some("must be string"));
+        let login = descriptor("sessions.v1.LoginRequest");
+        let no_code = from_json_body(&login, br#"{"user":"a","password":"b","code":null}"#, true);
+        assert!(no_code.problem().is_none());
+        let extra = from_json_body(&logout, br#"{"sessionId":"a","x":1}"#, false);
+        assert_eq!(extra.problem().as_deref(), Some(EXTRA));
+        assert!(from_json_body(&logout, b"", false).problem().is_none());
         assert_eq!(
-            from_json_body(&logout, b"[1]").param_error.as_deref(),
+            from_json_body(&logout, b"[1]", false).problem().as_deref(),
             Some("must be object")
         );
     }
@@ -325,7 +352,7 @@ mod properties {
             query in query(),
         ) {
             let decoded = from_query(&descriptor, &query);
-            prop_assert!(is_documented(&decoded.param_error), "{:?}", decoded.param_error);
+            prop_assert!(is_documented(&decoded.problem()), "{:?}", decoded.problem());
         }
 
         #[test]
@@ -333,12 +360,12 @@ mod properties {
             descriptor in any_descriptor(),
             body in body(),
         ) {
-            let decoded = from_json_body(&descriptor, &body);
-            prop_assert!(is_documented(&decoded.param_error), "{:?}", decoded.param_error);
+            let decoded = from_json_body(&descriptor, &body, false);
+            prop_assert!(is_documented(&decoded.problem()), "{:?}", decoded.problem());
             let blank = body.iter().all(u8::is_ascii_whitespace);
             let object = matches!(serde_json::from_slice::<Json>(&body), Ok(Json::Object(_)));
             if !blank && !object {
-                prop_assert_eq!(decoded.param_error.as_deref(), Some("must be object"));
+                prop_assert_eq!(decoded.problem(), Some("must be object".to_owned()));
             }
         }
 
@@ -352,9 +379,9 @@ mod properties {
                 .append_pair(&key, "1")
                 .finish();
             let extra = Some(EXTRA.to_owned());
-            prop_assert_eq!(from_query(&descriptor, &query).param_error, extra.clone());
+            prop_assert_eq!(from_query(&descriptor, &query).problem(), extra.clone());
             let body = json!({ key: 1 }).to_string();
-            prop_assert_eq!(from_json_body(&descriptor, body.as_bytes()).param_error, extra);
+            prop_assert_eq!(from_json_body(&descriptor, body.as_bytes(), false).problem(), extra);
         }
 
         #[test]
@@ -374,9 +401,9 @@ mod properties {
             let body = json!({"offset": offset, "count": count, "filter": filter, "sort": sort});
             for decoded in [
                 from_query(&descriptor, &query),
-                from_json_body(&descriptor, body.to_string().as_bytes()),
+                from_json_body(&descriptor, body.to_string().as_bytes(), false),
             ] {
-                prop_assert_eq!(decoded.param_error, None);
+                prop_assert_eq!(decoded.problem(), None);
                 let field = |name: &str| decoded.message.get_field_by_name(name).unwrap().into_owned();
                 prop_assert_eq!(field("offset"), Value::I32(offset));
                 prop_assert_eq!(field("count"), Value::I32(count));

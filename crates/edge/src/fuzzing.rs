@@ -12,7 +12,8 @@ pub fn decode_query(
     query: &str,
 ) -> (DynamicMessage, Option<String>) {
     let decoded = crate::decode::from_query(descriptor, query);
-    (decoded.message, decoded.param_error)
+    let problem = decoded.problem();
+    (decoded.message, problem)
 }
 
 /// A JSON request body into `descriptor`'s message, with the first parameter
@@ -21,6 +22,7 @@ pub fn decode_json_body(
     descriptor: &MessageDescriptor,
     body: &[u8],
 ) -> (DynamicMessage, Option<String>) {
-    let decoded = crate::decode::from_json_body(descriptor, body);
-    (decoded.message, decoded.param_error)
+    let decoded = crate::decode::from_json_body(descriptor, body, false);
+    let problem = decoded.problem();
+    (decoded.message, problem)
 }

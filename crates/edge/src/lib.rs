@@ -18,11 +18,8 @@ use axum::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header, uri::PathAndQuery};
 use sessions_domain::DomainError;
-use sessions_grpc::{
-    ParamError,
-    error_table::{self, EdgeError},
-};
-use sessions_service::ClientInfo;
+use sessions_grpc::error_table::{self, EdgeError};
+use sessions_service::{ClientInfo, endpoints};
 use tonic::{metadata::MetadataValue, service::Routes};
 
 pub use openapi::{OPENAPI_PATH, openapi_document};
@@ -157,7 +154,9 @@ impl RestEdge {
             let Ok(bytes) = to_bytes(body, self.inner.max_body_bytes).await else {
                 return edge_error_response(EdgeError::PayloadTooLarge);
             };
-            decode::from_json_body(&route.input, &bytes)
+            let null_is_absent = endpoints::by_grpc_path(&route.grpc_path)
+                .is_some_and(|endpoint| endpoint.null_is_absent);
+            decode::from_json_body(&route.input, &bytes, null_is_absent)
         };
 
         let mut grpc_request = tonic::Request::new(decoded.message);
@@ -168,9 +167,7 @@ impl RestEdge {
             .cloned()
             .unwrap_or_default();
         grpc_request.extensions_mut().insert(client);
-        if let Some(problem) = decoded.param_error {
-            grpc_request.extensions_mut().insert(ParamError(problem));
-        }
+        grpc_request.extensions_mut().insert(decoded.report);
 
         let Ok(path) = PathAndQuery::try_from(route.grpc_path.as_str()) else {
             return error_response(&DomainError::Internal(format!(

@@ -5,7 +5,7 @@ mod errors;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
@@ -13,36 +13,37 @@ use serde_json::{Map, Value, json};
 use self::errors::Answer;
 use crate::routes::{Route, RouteError, routes_from_descriptors};
 use sessions_grpc::bounds::MAX_STRING_CHARS;
+use sessions_service::endpoints::{self, Endpoint};
 
 /// Where the edge serves the document (no authentication).
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
-// What the descriptors cannot say: which checks an RPC makes is behaviour, not
-// shape, and the descriptor set carries no comments (protox drops source info),
-// so these few facts live here. A test checks they name real RPCs and fields.
+/// The endpoint policy of a route: which checks its RPC makes is behaviour,
+/// not shape, so it comes from the service's table, not the descriptors.
+fn endpoint(route: &Route) -> Result<&'static Endpoint, RouteError> {
+    endpoints::by_grpc_path(&route.grpc_path)
+        .ok_or_else(|| RouteError::NoPolicy(route.grpc_path.clone()))
+}
 
-/// Password login: no identity headers, and its 401s are login errors (spec 3, 4).
-const LOGIN_RPCS: &[&str] = &["/sessions.v1.SessionsService/Login"];
-
-/// RPCs that check a permission and a second factor (spec 3): they take the 2FA
-/// headers and can answer 403 and the 2FA errors.
-const ADMIN_RPCS: &[&str] = &[
-    "/sessions.v1.SessionsService/GetSessionAdmin",
-    "/sessions.v1.SessionsService/ListAllSessions",
-    "/sessions.v1.SessionsService/LogoutSession",
-];
-
-/// Request fields the service insists on ("must have required property"), by
-/// message and proto field name; proto3 has no way to say so.
-const REQUIRED_FIELDS: &[(&str, &str)] = &[
-    ("sessions.v1.GetSessionRequest", "session_id"),
-    ("sessions.v1.LogoutSessionRequest", "session_id"),
-];
+/// Request fields some endpoint insists on ("must have required property"),
+/// by message and JSON name; proto3 has no way to say so.
+fn required_fields(routes: &[Route]) -> Result<BTreeSet<(String, String)>, RouteError> {
+    let mut required = BTreeSet::new();
+    for route in routes {
+        for name in endpoint(route)?.required {
+            required.insert((route.input.full_name().to_owned(), (*name).to_owned()));
+        }
+    }
+    Ok(required)
+}
 
 /// The document for every annotated RPC in `descriptor_set`.
 pub fn openapi_document(descriptor_set: &[u8]) -> Result<Value, RouteError> {
     let routes = routes_from_descriptors(descriptor_set)?;
-    let mut schemas = Schemas::default();
+    let mut schemas = Schemas {
+        required: required_fields(&routes)?,
+        ..Schemas::default()
+    };
     for answer in Answer::ALL {
         schemas
             .by_key
@@ -78,8 +79,9 @@ pub fn openapi_document(descriptor_set: &[u8]) -> Result<Value, RouteError> {
 
 fn operation(route: &Route, schemas: &mut Schemas) -> Result<Value, RouteError> {
     let grpc_path = route.grpc_path.as_str();
-    let login = LOGIN_RPCS.contains(&grpc_path);
-    let admin = ADMIN_RPCS.contains(&grpc_path);
+    let policy = endpoint(route)?;
+    let login = policy.is_login();
+    let admin = policy.two_factor;
     let mut parameters = Vec::new();
     if !login {
         parameters.extend(["X-User-Id", "X-Auth-Token"].map(parameter_ref));
@@ -96,7 +98,7 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Result<Value, RouteError> 
             json!({
                 "name": field.json_name(),
                 "in": "query",
-                "required": is_required(&field),
+                "required": schemas.is_required(&field),
                 "schema": schema,
             })
         }));
@@ -106,7 +108,7 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Result<Value, RouteError> 
     }
     if !route.body.is_empty() {
         // An empty body counts as `{}`, so it is required only when a field is.
-        let required = input_fields(&route.input).any(|(field, _)| is_required(&field));
+        let required = input_fields(&route.input).any(|(field, _)| schemas.is_required(&field));
         operation.insert(
             "requestBody".into(),
             json!({
@@ -124,8 +126,11 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Result<Value, RouteError> 
     } else {
         Answer::Unauthorized
     });
+    if policy.permission.is_some() {
+        answers.push(Answer::Forbidden);
+    }
     if admin {
-        answers.extend([Answer::Forbidden, Answer::TwoFactor]);
+        answers.push(Answer::TwoFactor);
     }
     // Errors that follow from a parameter the request carries.
     if route.input.get_field_by_name("sort").is_some() {
@@ -233,11 +238,6 @@ fn object_schema(properties: Map<String, Value>, required: Vec<String>) -> Value
     Value::Object(schema)
 }
 
-fn is_required(field: &FieldDescriptor) -> bool {
-    let message = field.parent_message();
-    REQUIRED_FIELDS.contains(&(message.full_name(), field.name()))
-}
-
 /// The fields the edge accepts as parameters, with their schemas: scalars
 /// only, as `decode` reads them (anything else is an additional property).
 fn input_fields(
@@ -302,9 +302,19 @@ struct Schemas {
     by_key: BTreeMap<String, Value>,
     /// Message full name (and mode) to its key, so each is described once.
     keys: BTreeMap<String, String>,
+    /// See [`required_fields`].
+    required: BTreeSet<(String, String)>,
 }
 
 impl Schemas {
+    fn is_required(&self, field: &FieldDescriptor) -> bool {
+        let key = (
+            field.parent_message().full_name().to_owned(),
+            field.json_name().to_owned(),
+        );
+        self.required.contains(&key)
+    }
+
     fn reference(&mut self, message: &MessageDescriptor, mode: Mode) -> Result<Value, RouteError> {
         let owner = match mode {
             Mode::Output => message.full_name().to_owned(),
@@ -332,7 +342,7 @@ impl Schemas {
                 let mut properties = Map::new();
                 let mut required = Vec::new();
                 for (field, schema) in input_fields(message) {
-                    if is_required(&field) {
+                    if self.is_required(&field) {
                         required.push(field.json_name().to_owned());
                     }
                     properties.insert(field.json_name().to_owned(), schema);

@@ -29,6 +29,9 @@ pub enum RouteError {
     /// generator would describe wrongly as plain messages.
     #[error("{0}: well-known types are not described in the OpenAPI document")]
     UnsupportedMessage(String),
+    /// A public RPC with a route but no entry in the endpoint table.
+    #[error("{0} has a REST route but no endpoint policy")]
+    NoPolicy(String),
 }
 
 /// Every annotated method of every service in the set.

@@ -37,15 +37,19 @@ fn pool() -> Option<&'static DescriptorPool> {
 /// The first string of `message`, nested and repeated fields included, that
 /// breaks a bound.
 pub fn message_problem<M: prost::Name>(message: &M) -> Option<&'static str> {
-    let encoded = message.encode_to_vec();
+    let encoded = message.encoded_len();
     // No string inside can be longer than the whole message, nor hold a NUL
     // byte the encoding lacks: most requests stop here.
-    if encoded.len() <= MAX_STRING_CHARS && !encoded.contains(&0) {
+    if encoded <= MAX_STRING_CHARS && !message.encode_to_vec().contains(&0) {
         return None;
     }
+    dynamic_problem(&reflect(message)?)
+}
+
+/// The message as reflection sees it: its fields, their presence and values.
+pub(crate) fn reflect<M: prost::Name>(message: &M) -> Option<DynamicMessage> {
     let descriptor = pool()?.get_message_by_name(&M::full_name())?;
-    let dynamic = DynamicMessage::decode(descriptor, encoded.as_slice()).ok()?;
-    dynamic_problem(&dynamic)
+    DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice()).ok()
 }
 
 /// As [`message_problem`], for a message the REST edge decoded.

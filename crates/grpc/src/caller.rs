@@ -2,15 +2,7 @@
 //! headers carry it, plus what the listener learnt about the connection.
 
 use sessions_service::{Caller, ClientInfo};
-
-use crate::bounds;
 use tonic::Request;
-
-/// A malformed parameter the REST edge found while decoding a request. It rides
-/// in the request's extensions (never metadata a client could send) and is
-/// reported at the parameter step.
-#[derive(Debug, Clone)]
-pub struct ParamError(pub String);
 
 fn metadata_value<T>(request: &Request<T>, key: &str) -> Option<String> {
     request
@@ -30,23 +22,12 @@ pub(crate) fn client_info<T>(request: &Request<T>) -> ClientInfo {
         .unwrap_or_default()
 }
 
-pub(crate) fn caller<T: prost::Name>(request: &Request<T>) -> Caller {
+pub(crate) fn caller<T>(request: &Request<T>) -> Caller {
     Caller {
         user_id: metadata_value(request, "x-user-id"),
         auth_token: metadata_value(request, "x-auth-token"),
         two_factor_code: metadata_value(request, "x-2fa-code"),
         two_factor_method: metadata_value(request, "x-2fa-method"),
         client: client_info(request),
-        param_error: param_error(request),
     }
-}
-
-/// The parameter step's first problem: what the REST edge found decoding the
-/// request, else a string over its bound (on any transport).
-pub(crate) fn param_error<T: prost::Name>(request: &Request<T>) -> Option<String> {
-    request
-        .extensions()
-        .get::<ParamError>()
-        .map(|e| e.0.clone())
-        .or_else(|| bounds::message_problem(request.get_ref()).map(str::to_owned))
 }

@@ -7,9 +7,10 @@ mod convert;
 mod credential;
 pub mod error_table;
 mod internal;
+mod params;
 mod public;
 
-pub use caller::ParamError;
 pub use credential::ServiceCredential;
 pub use internal::InternalApi;
+pub use params::{ADDITIONAL, RestDecoding};
 pub use public::PublicApi;

@@ -1,14 +1,13 @@
-//! The public `SessionsService`: the RPCs behind the documented endpoints.
+//! The public `SessionsService`: each RPC decodes its parameters (the table
+//! entry says which are required), calls its use case and converts the answer.
 
 use sessions_proto::v1::{self as pb, sessions_service_server::SessionsService};
-use sessions_service::{ListParams, LoginInput, SessionService};
+use sessions_service::{
+    ListParams, LoginParams, NoParams, SessionRef, SessionService, endpoints, endpoints::Endpoint,
+};
 use tonic::{Request, Response, Status};
 
-use crate::{
-    caller::{caller, client_info, param_error},
-    convert,
-    error_table::to_status,
-};
+use crate::{caller::caller, convert, error_table::to_status, params::decode};
 
 pub struct PublicApi {
     service: SessionService,
@@ -17,6 +16,21 @@ pub struct PublicApi {
 impl PublicApi {
     pub fn new(service: SessionService) -> Self {
         Self { service }
+    }
+}
+
+/// The caller and the typed parameters of a request.
+fn inputs<M: prost::Name, P>(
+    request: &Request<M>,
+    endpoint: &Endpoint,
+    typed: impl FnOnce(&M) -> P,
+) -> (sessions_service::Caller, sessions_service::Params<P>) {
+    (caller(request), decode(request, endpoint, typed))
+}
+
+fn session_ref(session_id: &Option<String>) -> SessionRef {
+    SessionRef {
+        session_id: session_id.clone().unwrap_or_default(),
     }
 }
 
@@ -29,6 +43,19 @@ fn list_params(request: &pb::ListSessionsRequest) -> ListParams {
     }
 }
 
+fn login_params(request: &pb::LoginRequest) -> LoginParams {
+    let username = if request.user.is_empty() {
+        &request.username
+    } else {
+        &request.user
+    };
+    LoginParams {
+        username: username.clone(),
+        password: request.password.clone(),
+        code: Some(request.code.clone()).filter(|c| !c.is_empty()),
+    }
+}
+
 fn listing(listing: sessions_service::Listing, with_user: bool) -> pb::ListSessionsResponse {
     pb::ListSessionsResponse {
         sessions: listing
@@ -38,8 +65,15 @@ fn listing(listing: sessions_service::Listing, with_user: bool) -> pb::ListSessi
             .map(|found| convert::summary(found, with_user))
             .collect(),
         total: i32::try_from(listing.page.total).unwrap_or(i32::MAX),
-        count: listing.count as i32,
+        count: i32::try_from(listing.count).unwrap_or(i32::MAX),
         offset: i32::try_from(listing.offset).unwrap_or(i32::MAX),
+        success: true,
+    }
+}
+
+fn logged_out(session_id: String) -> pb::LogoutSessionResponse {
+    pb::LogoutSessionResponse {
+        session_id,
         success: true,
     }
 }
@@ -51,13 +85,13 @@ impl SessionsService for PublicApi {
         &self,
         request: Request<pb::GetSessionRequest>,
     ) -> Result<Response<pb::Session>, Status> {
-        let caller = caller(&request);
-        let session = self
-            .service
-            .my_session(&caller, request.get_ref().session_id.as_deref())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(convert::session(&session)))
+        let (caller, params) = inputs(&request, &endpoints::GET_MY_SESSION, |r| {
+            session_ref(&r.session_id)
+        });
+        let session = self.service.my_session(&caller, params).await;
+        Ok(Response::new(convert::session(
+            &session.map_err(to_status)?,
+        )))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "GetSessionAdmin"))]
@@ -65,13 +99,13 @@ impl SessionsService for PublicApi {
         &self,
         request: Request<pb::GetSessionRequest>,
     ) -> Result<Response<pb::AdminSession>, Status> {
-        let caller = caller(&request);
-        let found = self
-            .service
-            .admin_session(&caller, request.get_ref().session_id.as_deref())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(convert::admin_session(&found)))
+        let (caller, params) = inputs(&request, &endpoints::GET_SESSION_ADMIN, |r| {
+            session_ref(&r.session_id)
+        });
+        let found = self.service.admin_session(&caller, params).await;
+        Ok(Response::new(convert::admin_session(
+            &found.map_err(to_status)?,
+        )))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "ListMySessions"))]
@@ -79,13 +113,9 @@ impl SessionsService for PublicApi {
         &self,
         request: Request<pb::ListSessionsRequest>,
     ) -> Result<Response<pb::ListSessionsResponse>, Status> {
-        let caller = caller(&request);
-        let page = self
-            .service
-            .list_my_sessions(&caller, &list_params(request.get_ref()))
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(listing(page, false)))
+        let (caller, params) = inputs(&request, &endpoints::LIST_MY_SESSIONS, list_params);
+        let page = self.service.list_my_sessions(&caller, params).await;
+        Ok(Response::new(listing(page.map_err(to_status)?, false)))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "ListAllSessions"))]
@@ -93,13 +123,9 @@ impl SessionsService for PublicApi {
         &self,
         request: Request<pb::ListSessionsRequest>,
     ) -> Result<Response<pb::ListSessionsResponse>, Status> {
-        let caller = caller(&request);
-        let page = self
-            .service
-            .list_all_sessions(&caller, &list_params(request.get_ref()))
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(listing(page, true)))
+        let (caller, params) = inputs(&request, &endpoints::LIST_ALL_SESSIONS, list_params);
+        let page = self.service.list_all_sessions(&caller, params).await;
+        Ok(Response::new(listing(page.map_err(to_status)?, true)))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "LogoutMySession"))]
@@ -107,16 +133,11 @@ impl SessionsService for PublicApi {
         &self,
         request: Request<pb::LogoutSessionRequest>,
     ) -> Result<Response<pb::LogoutSessionResponse>, Status> {
-        let caller = caller(&request);
-        let session_id = self
-            .service
-            .logout_my_session(&caller, request.get_ref().session_id.as_deref())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::LogoutSessionResponse {
-            session_id,
-            success: true,
-        }))
+        let (caller, params) = inputs(&request, &endpoints::LOGOUT_MY_SESSION, |r| {
+            session_ref(&r.session_id)
+        });
+        let ended = self.service.logout_my_session(&caller, params).await;
+        Ok(Response::new(logged_out(ended.map_err(to_status)?)))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "LogoutSession"))]
@@ -124,16 +145,11 @@ impl SessionsService for PublicApi {
         &self,
         request: Request<pb::LogoutSessionRequest>,
     ) -> Result<Response<pb::LogoutSessionResponse>, Status> {
-        let caller = caller(&request);
-        let session_id = self
-            .service
-            .logout_session(&caller, request.get_ref().session_id.as_deref())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::LogoutSessionResponse {
-            session_id,
-            success: true,
-        }))
+        let (caller, params) = inputs(&request, &endpoints::LOGOUT_SESSION, |r| {
+            session_ref(&r.session_id)
+        });
+        let ended = self.service.logout_session(&caller, params).await;
+        Ok(Response::new(logged_out(ended.map_err(to_status)?)))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "Login"))]
@@ -141,23 +157,10 @@ impl SessionsService for PublicApi {
         &self,
         request: Request<pb::LoginRequest>,
     ) -> Result<Response<pb::LoginResponse>, Status> {
-        let client = client_info(&request);
-        let param_error = param_error(&request);
-        let body = request.into_inner();
-        let username = if body.user.is_empty() {
-            body.username
-        } else {
-            body.user
-        };
+        let (caller, params) = inputs(&request, &endpoints::LOGIN, login_params);
         let outcome = self
             .service
-            .login(LoginInput {
-                username,
-                password: body.password,
-                code: Some(body.code).filter(|c| !c.is_empty()),
-                client,
-                param_error,
-            })
+            .login(&caller, params)
             .await
             .map_err(to_status)?;
         let user = outcome.user;
@@ -181,8 +184,11 @@ impl SessionsService for PublicApi {
         &self,
         request: Request<pb::LogoutRequest>,
     ) -> Result<Response<pb::LogoutResponse>, Status> {
-        let caller = caller(&request);
-        self.service.logout(&caller).await.map_err(to_status)?;
+        let (caller, params) = inputs(&request, &endpoints::LOGOUT, |_| NoParams);
+        self.service
+            .logout(&caller, params)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(pb::LogoutResponse {
             status: "success".to_owned(),
             data: Some(pb::LogoutData {

@@ -66,18 +66,3 @@ impl SessionService {
         }
     }
 }
-
-/// The parameter step: a decoding error the edge found, then a required id.
-/// An id that is present but empty passes, as Rocket.Chat's schema lets it
-/// through, and then names no session (404).
-pub(crate) fn require_session_id<'a>(
-    caller: &Caller,
-    session_id: Option<&'a str>,
-) -> DomainResult<&'a str> {
-    if let Some(error) = &caller.param_error {
-        return Err(DomainError::InvalidParams(error.clone()));
-    }
-    session_id.ok_or_else(|| {
-        DomainError::InvalidParams("must have required property 'sessionId'".to_owned())
-    })
-}

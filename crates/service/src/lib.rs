@@ -2,10 +2,11 @@
 //! and users. Both the gRPC and the REST edge call these; the rules live here once.
 
 mod address;
-mod admin;
+mod audit;
 mod auth;
 mod config;
 pub mod device;
+pub mod endpoints;
 mod events;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -13,10 +14,12 @@ mod ids;
 mod listing;
 mod login;
 mod login_limits;
+mod params;
 mod password_work;
 mod public;
 mod rate_limit;
 pub mod roles;
+mod runner;
 mod sealing;
 pub mod secrets;
 mod sessions;
@@ -33,8 +36,9 @@ pub use config::{ServiceConfig, TwoFactorConfig};
 pub use events::WatchSettings;
 pub use ids::{IdGenerator, RandomIds};
 pub use listing::ListParams;
-pub use login::{LoginInput, LoginOutcome};
+pub use login::LoginOutcome;
 pub use login_limits::LoginLimitConfig;
+pub use params::{LoginParams, NoParams, Params, SessionRef, missing};
 pub use public::Listing;
 pub use rate_limit::RateLimitConfig;
 pub use sealing::SecretSealer;
@@ -60,9 +64,6 @@ pub struct Caller {
     pub two_factor_code: Option<String>,
     pub two_factor_method: Option<String>,
     pub client: ClientInfo,
-    /// A malformed parameter found while decoding the request (REST query or
-    /// body); reported at the parameter step, after authentication and permission.
-    pub param_error: Option<String>,
 }
 
 // Never print the token or the code, even in debug output.
@@ -80,7 +81,6 @@ impl std::fmt::Debug for Caller {
             )
             .field("two_factor_method", &self.two_factor_method)
             .field("client", &self.client)
-            .field("param_error", &self.param_error)
             .finish()
     }
 }

@@ -15,31 +15,64 @@ pub struct ListParams {
     pub sort: String,
 }
 
+/// A listing whose parameters passed the parameter step; the owner (the
+/// caller, or every user) and the clock are filled in by the action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ListSpec {
+    filter: Option<String>,
+    sort: Vec<(SortKey, SortDirection)>,
+    offset: u64,
+    count: u64,
+}
+
+impl ListSpec {
+    /// Validates `params`; `all_users` admits the owner's sort keys.
+    pub(crate) fn parse(
+        params: &ListParams,
+        all_users: bool,
+        config: &ServiceConfig,
+    ) -> DomainResult<Self> {
+        let sort = parse_sort(&params.sort, all_users)?;
+        let offset = params.offset.unwrap_or(0).max(0) as u64;
+        // Clamped as u64 against a maximum of at least 1: a configured maximum of 0,
+        // or one above i64::MAX, made `clamp` panic (min > max) on every listing.
+        let max_count = config.list_max_count.max(1);
+        let count = match params.count {
+            Some(count) => u64::try_from(count).unwrap_or(0),
+            None => config.list_default_count,
+        }
+        .clamp(1, max_count);
+        let filter = Some(params.filter.to_lowercase()).filter(|f| !f.is_empty());
+        Ok(Self {
+            filter,
+            sort,
+            offset,
+            count,
+        })
+    }
+
+    pub(crate) fn query(self, scope: ListScope, now: DateTime<Utc>) -> ListQuery {
+        ListQuery {
+            scope,
+            filter: self.filter,
+            sort: self.sort,
+            offset: self.offset,
+            count: self.count,
+            now,
+        }
+    }
+}
+
+/// Parse and build in one step (the fuzz targets and the tests below).
+#[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))]
 pub(crate) fn build_query(
     params: &ListParams,
     scope: ListScope,
     config: &ServiceConfig,
     now: DateTime<Utc>,
 ) -> DomainResult<ListQuery> {
-    let sort = parse_sort(&params.sort, scope == ListScope::All)?;
-    let offset = params.offset.unwrap_or(0).max(0) as u64;
-    // Clamped as u64 against a maximum of at least 1: a configured maximum of 0,
-    // or one above i64::MAX, made `clamp` panic (min > max) on every listing.
-    let max_count = config.list_max_count.max(1);
-    let count = match params.count {
-        Some(count) => u64::try_from(count).unwrap_or(0),
-        None => config.list_default_count,
-    }
-    .clamp(1, max_count);
-    let filter = Some(params.filter.to_lowercase()).filter(|f| !f.is_empty());
-    Ok(ListQuery {
-        scope,
-        filter,
-        sort,
-        offset,
-        count,
-        now,
-    })
+    let spec = ListSpec::parse(params, scope == ListScope::All, config)?;
+    Ok(spec.query(scope, now))
 }
 
 /// `{"loginAt":-1}` style sort; keys in the order given.

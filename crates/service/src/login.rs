@@ -3,19 +3,12 @@
 use sessions_domain::{DomainError, DomainResult, Session, User};
 
 use crate::{
-    Caller, ClientInfo, SessionService, password_work,
+    Caller, ClientInfo, SessionService, endpoints,
+    params::{LoginParams, Params},
+    password_work,
     secrets::{hash_login_token, password_digest},
     two_factor::CodeCheck,
 };
-
-#[derive(Clone, Default)]
-pub struct LoginInput {
-    pub username: String,
-    pub password: String,
-    pub code: Option<String>,
-    pub client: ClientInfo,
-    pub param_error: Option<String>,
-}
 
 /// A successful login: the user, the new session and its token (shown once).
 #[derive(Debug, Clone)]
@@ -26,23 +19,28 @@ pub struct LoginOutcome {
 }
 
 impl SessionService {
-    pub async fn login(&self, input: LoginInput) -> DomainResult<LoginOutcome> {
-        let caller = Caller {
-            client: input.client.clone(),
-            ..Caller::default()
-        };
-        self.throttle(&caller, "login").await?;
-        if let Some(error) = input.param_error {
-            return Err(DomainError::InvalidParams(error));
-        }
+    pub async fn login(
+        &self,
+        caller: &Caller,
+        params: Params<LoginParams>,
+    ) -> DomainResult<LoginOutcome> {
+        self.run_anonymous(&endpoints::LOGIN, caller, params, async |input| {
+            self.password_login(&caller.client, input).await
+        })
+        .await
+    }
+
+    async fn password_login(
+        &self,
+        client: &ClientInfo,
+        input: LoginParams,
+    ) -> DomainResult<LoginOutcome> {
         let user = if input.username.is_empty() {
             None
         } else {
             self.repo().find_user_by_username(&input.username).await?
         };
-        let attempt = self
-            .begin_login_attempt(user.as_ref(), &input.client)
-            .await?;
+        let attempt = self.begin_login_attempt(user.as_ref(), client).await?;
         // Unknown users still cost a hash verification: no timing oracle.
         let digest = password_digest(&input.password);
         let verified = password_work::verify_password_digest(
@@ -82,7 +80,7 @@ impl SessionService {
         self.login_succeeded(attempt, &user).await?;
         let token = self.ids().login_token();
         let session = self
-            .open_session(&user, hash_login_token(&token), &input.client, None)
+            .open_session(&user, hash_login_token(&token), client, None)
             .await?;
         Ok(LoginOutcome {
             user,

@@ -1,11 +1,15 @@
-//! The use cases behind the documented endpoints, in the spec's order of checks:
-//! authentication, permission, parameters, 2FA, then the action.
+//! The use cases behind the documented endpoints; each is its table entry
+//! (`endpoints.rs`) run by the runner, plus its action.
 
 use sessions_domain::{
     DomainError, DomainResult, EventKind, ListScope, Page, Session, SessionWithUser,
 };
 
-use crate::{Caller, ListParams, SessionService, auth::require_session_id, listing::build_query};
+use crate::{
+    Caller, ListParams, SessionService, endpoints,
+    listing::ListSpec,
+    params::{AuditTarget, NoParams, Params, SessionRef},
+};
 
 /// A page of a listing with the parameters it used.
 #[derive(Debug, Clone)]
@@ -15,52 +19,90 @@ pub struct Listing {
     pub offset: u64,
 }
 
+/// Listing parameters past the parameter step, with the filter as sent (the
+/// audit log records it).
+pub(crate) struct ParsedListing {
+    filter: String,
+    spec: ListSpec,
+}
+
+impl AuditTarget for ParsedListing {
+    fn audit_target(&self) -> String {
+        format!("filter={}", self.filter)
+    }
+}
+
 impl SessionService {
     /// A session of the caller, logged out or not (`sessions/info`).
     pub async fn my_session(
         &self,
         caller: &Caller,
-        session_id: Option<&str>,
+        params: Params<SessionRef>,
     ) -> DomainResult<Session> {
-        self.throttle(caller, "sessions/info").await?;
-        let ctx = self.authenticate(caller).await?;
-        let session_id = require_session_id(caller, session_id)?;
-        self.repo()
-            .find_session(session_id)
-            .await?
-            .filter(|found| found.session.user_id == ctx.user.id)
-            .map(|found| found.session)
-            .ok_or(DomainError::SessionNotFound)
+        self.run(
+            &endpoints::GET_MY_SESSION,
+            caller,
+            params,
+            async |ctx, p| {
+                self.repo()
+                    .find_session(&p.session_id)
+                    .await?
+                    .filter(|found| found.session.user_id == ctx.user.id)
+                    .map(|found| found.session)
+                    .ok_or(DomainError::SessionNotFound)
+            },
+        )
+        .await
+    }
+
+    /// Any user's active session (`sessions/info.admin`).
+    pub async fn admin_session(
+        &self,
+        caller: &Caller,
+        params: Params<SessionRef>,
+    ) -> DomainResult<SessionWithUser> {
+        self.run(
+            &endpoints::GET_SESSION_ADMIN,
+            caller,
+            params,
+            async |_, p| self.active_session(&p.session_id).await,
+        )
+        .await
     }
 
     /// The caller's active sessions (`sessions/list`).
     pub async fn list_my_sessions(
         &self,
         caller: &Caller,
-        params: &ListParams,
-    ) -> DomainResult<crate::public::Listing> {
-        self.throttle(caller, "sessions/list").await?;
-        let ctx = self.authenticate(caller).await?;
-        self.list(caller, params, ListScope::User(ctx.user.id))
-            .await
+        params: Params<ListParams>,
+    ) -> DomainResult<Listing> {
+        let params = self.parse_listing(params, false);
+        self.run(
+            &endpoints::LIST_MY_SESSIONS,
+            caller,
+            params,
+            async |ctx, p| {
+                self.list(p.spec, ListScope::User(ctx.user.id.clone()))
+                    .await
+            },
+        )
+        .await
     }
 
-    pub(crate) async fn list(
+    /// Every user's active sessions (`sessions/list.all`).
+    pub async fn list_all_sessions(
         &self,
         caller: &Caller,
-        params: &ListParams,
-        scope: ListScope,
+        params: Params<ListParams>,
     ) -> DomainResult<Listing> {
-        if let Some(error) = &caller.param_error {
-            return Err(DomainError::InvalidParams(error.clone()));
-        }
-        let query = build_query(params, scope, self.config(), self.now())?;
-        let page = self.repo().list_sessions(&query).await?;
-        Ok(Listing {
-            page,
-            count: query.count,
-            offset: query.offset,
-        })
+        let params = self.parse_listing(params, true);
+        self.run(
+            &endpoints::LIST_ALL_SESSIONS,
+            caller,
+            params,
+            async |_, p| self.list(p.spec, ListScope::All).await,
+        )
+        .await
     }
 
     /// Logs out a session of the caller (`sessions/logout.me`). Logging out an
@@ -68,31 +110,76 @@ impl SessionService {
     pub async fn logout_my_session(
         &self,
         caller: &Caller,
-        session_id: Option<&str>,
+        params: Params<SessionRef>,
     ) -> DomainResult<String> {
-        self.throttle(caller, "sessions/logout.me").await?;
-        let ctx = self.authenticate(caller).await?;
-        let session_id = require_session_id(caller, session_id)?;
-        let found = self
-            .repo()
-            .find_session(session_id)
-            .await?
-            .filter(|found| found.session.user_id == ctx.user.id)
-            .ok_or(DomainError::SessionNotFound)?;
-        self.end_session(&found.session, &ctx.user.id, EventKind::LoggedOut)
-            .await?;
-        Ok(found.session.session_id)
+        self.run(
+            &endpoints::LOGOUT_MY_SESSION,
+            caller,
+            params,
+            async |ctx, p| {
+                let found = self
+                    .repo()
+                    .find_session(&p.session_id)
+                    .await?
+                    .filter(|found| found.session.user_id == ctx.user.id)
+                    .ok_or(DomainError::SessionNotFound)?;
+                self.end_session(&found.session, &ctx.user.id, EventKind::LoggedOut)
+                    .await?;
+                Ok(found.session.session_id)
+            },
+        )
+        .await
+    }
+
+    /// Logs out anyone's active session (`sessions/logout`), recording the
+    /// caller as `logoutBy` and emitting a force-logout event.
+    pub async fn logout_session(
+        &self,
+        caller: &Caller,
+        params: Params<SessionRef>,
+    ) -> DomainResult<String> {
+        self.run(
+            &endpoints::LOGOUT_SESSION,
+            caller,
+            params,
+            async |ctx, p| {
+                let found = self.active_session(&p.session_id).await?;
+                self.end_session(&found.session, &ctx.user.id, EventKind::ForceLogout)
+                    .await?;
+                Ok(found.session.session_id)
+            },
+        )
+        .await
     }
 
     /// Logs out the calling session (`logout`).
-    pub async fn logout(&self, caller: &Caller) -> DomainResult<()> {
-        self.throttle(caller, "logout").await?;
-        let ctx = self.authenticate(caller).await?;
-        if let Some(error) = &caller.param_error {
-            return Err(DomainError::InvalidParams(error.clone()));
-        }
-        self.end_session(&ctx.session, &ctx.user.id, EventKind::LoggedOut)
-            .await
+    pub async fn logout(&self, caller: &Caller, params: Params<NoParams>) -> DomainResult<()> {
+        self.run(&endpoints::LOGOUT, caller, params, async |ctx, _| {
+            self.end_session(&ctx.session, &ctx.user.id, EventKind::LoggedOut)
+                .await
+        })
+        .await
+    }
+
+    /// The parameter step of a listing: the sort is parsed and the page
+    /// bounded here, once, before permission and second factor.
+    fn parse_listing(&self, params: Params<ListParams>, all_users: bool) -> Params<ParsedListing> {
+        let params = params?;
+        let spec = ListSpec::parse(&params, all_users, self.config())?;
+        Ok(ParsedListing {
+            filter: params.filter,
+            spec,
+        })
+    }
+
+    async fn list(&self, spec: ListSpec, scope: ListScope) -> DomainResult<Listing> {
+        let query = spec.query(scope, self.now());
+        let page = self.repo().list_sessions(&query).await?;
+        Ok(Listing {
+            page,
+            count: query.count,
+            offset: query.offset,
+        })
     }
 
     pub(crate) async fn active_session(&self, session_id: &str) -> DomainResult<SessionWithUser> {

@@ -53,7 +53,7 @@ impl SessionService {
         } else {
             Vec::new()
         };
-        let Some(method) = self.method_for(&ctx.user) else {
+        let Some(method) = self.method_for(&ctx.user, caller.two_factor_method.as_deref()) else {
             // Rocket.Chat lets users without any method through; we do not.
             return Err(DomainError::TwoFactorRequired(TwoFactorFailure {
                 method: "totp".to_owned(),
@@ -105,17 +105,30 @@ impl SessionService {
             .await
     }
 
-    /// TOTP when the user has it; otherwise the password fallback. An
-    /// `x-2fa-method` naming the other method changes nothing: as in Rocket.Chat,
-    /// a method the user cannot use falls back to the one they can.
-    fn method_for(&self, user: &User) -> Option<Method> {
+    /// The method a check uses: the one `x-2fa-method` names when the user has
+    /// it enabled, else the user's first enabled one (Rocket.Chat's
+    /// `getMethodByNameOrFirstActiveForUser`). The password fallback is
+    /// enabled only for users without any other method.
+    fn method_for(&self, user: &User, requested: Option<&str>) -> Option<Method> {
+        let enabled = self.enabled_methods(user);
+        requested
+            .and_then(|name| enabled.iter().find(|m| m.name() == name.trim()))
+            .or_else(|| enabled.first())
+            .copied()
+    }
+
+    fn enabled_methods(&self, user: &User) -> Vec<Method> {
+        let mut enabled = Vec::with_capacity(1);
         if user.totp_secret.is_some() {
-            Some(Method::Totp)
-        } else if self.config().two_factor.password_fallback && user.password_hash.is_some() {
-            Some(Method::Password)
-        } else {
-            None
+            enabled.push(Method::Totp);
         }
+        if enabled.is_empty()
+            && self.config().two_factor.password_fallback
+            && user.password_hash.is_some()
+        {
+            enabled.push(Method::Password);
+        }
+        enabled
     }
 
     /// Reserves the attempt on the user's count of wrong codes (at endpoints

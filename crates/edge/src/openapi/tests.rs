@@ -126,18 +126,27 @@ fn checked_in_document_is_current() {
 }
 
 #[test]
-fn rules_name_real_rpcs_and_fields() {
+fn every_route_has_a_policy_naming_real_fields() {
     let routes = routes_from_descriptors(FILE_DESCRIPTOR_SET).unwrap();
-    for rpc in LOGIN_RPCS.iter().chain(ADMIN_RPCS) {
-        assert!(
-            routes.iter().any(|r| r.grpc_path == *rpc),
-            "{rpc} has no route"
-        );
+    assert_eq!(routes.len(), endpoints::ENDPOINTS.len());
+    for route in &routes {
+        let policy = endpoint(route).unwrap();
+        for name in policy.required {
+            assert!(
+                route.input.get_field_by_json_name(name).is_some(),
+                "{} requires {name}",
+                policy.rpc
+            );
+        }
     }
-    let pool = DescriptorPool::decode(FILE_DESCRIPTOR_SET).unwrap();
-    for (message, field) in REQUIRED_FIELDS {
-        let message = pool.get_message_by_name(message).unwrap();
-        assert!(message.get_field_by_name(field).is_some(), "{field}");
+    // Endpoints sharing a request message agree on what it requires.
+    for route in &routes {
+        for other in routes.iter().filter(|r| r.input == route.input) {
+            assert_eq!(
+                endpoint(route).unwrap().required,
+                endpoint(other).unwrap().required
+            );
+        }
     }
     for answer in Answer::ALL {
         for sample in answer.samples() {

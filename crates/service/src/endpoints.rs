@@ -1,0 +1,163 @@
+//! The table of endpoint policies: for each public RPC, what the runner checks
+//! (authentication, required parameters, permission, second factor), where it
+//! is throttled and what it audits. The transports, the OpenAPI generator and
+//! the rate limiter read this table; adding an endpoint is one entry here plus
+//! its action.
+
+/// `sessions/info.admin` and `sessions/list.all` (spec section 7).
+pub const VIEW_DEVICE_MANAGEMENT: &str = "view-device-management";
+/// `sessions/logout` (spec section 7).
+pub const LOGOUT_DEVICE_MANAGEMENT: &str = "logout-device-management";
+
+/// The gRPC service these endpoints belong to.
+pub const SERVICE: &str = "sessions.v1.SessionsService";
+
+/// One endpoint's policy.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The RPC's method name in [`SERVICE`].
+    pub rpc: &'static str,
+    /// The rate-limit bucket: Rocket.Chat's route name.
+    pub bucket: &'static str,
+    /// Whether the caller presents a login token (`X-User-Id`, `X-Auth-Token`).
+    pub authenticated: bool,
+    /// The permission one of the caller's roles must hold.
+    pub permission: Option<&'static str>,
+    /// Whether a second factor is asked for (`x-2fa-code`, `x-2fa-method`).
+    pub two_factor: bool,
+    /// The audit log's name for the action; every outcome is recorded.
+    pub audit: Option<&'static str>,
+    /// Parameters the request must carry (JSON names, as the errors name them).
+    pub required: &'static [&'static str],
+    /// `null` counts as an absent parameter: Rocket.Chat reads `login`'s body
+    /// loosely, and validates every other one with a schema.
+    pub null_is_absent: bool,
+}
+
+impl Endpoint {
+    /// `/sessions.v1.SessionsService/GetMySession`: the gRPC path, which is also
+    /// the key the REST routes are found by.
+    pub fn grpc_path(&self) -> String {
+        format!("/{SERVICE}/{}", self.rpc)
+    }
+
+    /// A login of a password user: no identity, and its own error bodies.
+    pub fn is_login(&self) -> bool {
+        !self.authenticated
+    }
+}
+
+const USER: Endpoint = Endpoint {
+    rpc: "",
+    bucket: "",
+    authenticated: true,
+    permission: None,
+    two_factor: false,
+    audit: None,
+    required: &[],
+    null_is_absent: false,
+};
+
+pub static GET_MY_SESSION: Endpoint = Endpoint {
+    rpc: "GetMySession",
+    bucket: "sessions/info",
+    required: &["sessionId"],
+    ..USER
+};
+
+pub static GET_SESSION_ADMIN: Endpoint = Endpoint {
+    rpc: "GetSessionAdmin",
+    bucket: "sessions/info.admin",
+    permission: Some(VIEW_DEVICE_MANAGEMENT),
+    two_factor: true,
+    audit: Some("sessions.info.admin"),
+    required: &["sessionId"],
+    ..USER
+};
+
+pub static LIST_MY_SESSIONS: Endpoint = Endpoint {
+    rpc: "ListMySessions",
+    bucket: "sessions/list",
+    ..USER
+};
+
+pub static LIST_ALL_SESSIONS: Endpoint = Endpoint {
+    rpc: "ListAllSessions",
+    bucket: "sessions/list.all",
+    permission: Some(VIEW_DEVICE_MANAGEMENT),
+    two_factor: true,
+    audit: Some("sessions.list.all"),
+    ..USER
+};
+
+pub static LOGOUT_MY_SESSION: Endpoint = Endpoint {
+    rpc: "LogoutMySession",
+    bucket: "sessions/logout.me",
+    required: &["sessionId"],
+    ..USER
+};
+
+pub static LOGOUT_SESSION: Endpoint = Endpoint {
+    rpc: "LogoutSession",
+    bucket: "sessions/logout",
+    permission: Some(LOGOUT_DEVICE_MANAGEMENT),
+    two_factor: true,
+    audit: Some("sessions.logout"),
+    required: &["sessionId"],
+    ..USER
+};
+
+pub static LOGIN: Endpoint = Endpoint {
+    rpc: "Login",
+    bucket: "login",
+    authenticated: false,
+    null_is_absent: true,
+    ..USER
+};
+
+pub static LOGOUT: Endpoint = Endpoint {
+    rpc: "Logout",
+    bucket: "logout",
+    ..USER
+};
+
+/// Every public endpoint.
+pub static ENDPOINTS: &[&Endpoint] = &[
+    &GET_MY_SESSION,
+    &GET_SESSION_ADMIN,
+    &LIST_MY_SESSIONS,
+    &LIST_ALL_SESSIONS,
+    &LOGOUT_MY_SESSION,
+    &LOGOUT_SESSION,
+    &LOGIN,
+    &LOGOUT,
+];
+
+/// The endpoint served at a gRPC path, if any.
+pub fn by_grpc_path(path: &str) -> Option<&'static Endpoint> {
+    let rpc = path
+        .strip_prefix('/')?
+        .strip_prefix(SERVICE)?
+        .strip_prefix('/')?;
+    ENDPOINTS.iter().copied().find(|e| e.rpc == rpc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_their_endpoints_once() {
+        for endpoint in ENDPOINTS {
+            assert_eq!(by_grpc_path(&endpoint.grpc_path()), Some(*endpoint));
+            let same_bucket = ENDPOINTS.iter().filter(|e| e.bucket == endpoint.bucket);
+            assert_eq!(same_bucket.count(), 1, "{}", endpoint.rpc);
+        }
+        assert_eq!(by_grpc_path("/sessions.v1.SessionsService/Nope"), None);
+        assert_eq!(by_grpc_path("/other.Service/Login"), None);
+        // A second factor always comes with a permission, and is audited.
+        for endpoint in ENDPOINTS.iter().filter(|e| e.two_factor) {
+            assert!(endpoint.permission.is_some() && endpoint.audit.is_some());
+        }
+    }
+}
