@@ -59,14 +59,6 @@ impl TestDatabase {
     pub fn url(&self) -> &str {
         &self.url
     }
-
-    pub fn backend(&self) -> Backend {
-        if self.postgres_name.is_some() {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        }
-    }
 }
 
 impl Drop for TestDatabase {
