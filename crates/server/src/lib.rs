@@ -176,7 +176,7 @@ impl Server {
             ))
             .layer(cors(&config.cors_allowed_origins)?);
 
-        let listener = TcpListener::bind(&config.listen)
+        let listener = listener::bind(&config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let admin_listener = bind_admin(config.admin_listen.as_deref()).await?;

@@ -134,3 +134,33 @@ pub(crate) async fn serve(
     drop(listener);
     caps.drained().await;
 }
+
+/// Connections the kernel queues for us while every slot is taken: tokio's
+/// `bind` asks for 128, and past it clients' SYNs are dropped instead of
+/// waiting for a free slot.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Binds the main listener (the first address `address` resolves to) with a
+/// backlog deep enough to hold clients waiting for a connection slot.
+pub(crate) async fn bind(address: &str) -> std::io::Result<TcpListener> {
+    let mut last_error = None;
+    for resolved in tokio::net::lookup_host(address).await? {
+        let socket = if resolved.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As std's bind: a restart need not wait out TIME_WAIT.
+        socket.set_reuseaddr(true)?;
+        match socket.bind(resolved) {
+            Ok(()) => return socket.listen(ACCEPT_BACKLOG),
+            Err(err) => last_error = Some(err),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            format!("{address} resolves to no address"),
+        )
+    }))
+}
