@@ -27,6 +27,7 @@ macro_rules! on_both_databases {
 mod admin;
 mod binary;
 mod cli;
+mod client_info;
 mod faults;
 mod grpc;
 mod info;

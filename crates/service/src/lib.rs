@@ -8,6 +8,7 @@ pub mod device;
 mod events;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod host;
 mod ids;
 mod listing;
 mod login;
