@@ -37,6 +37,7 @@ mod listing;
 mod login;
 mod logout;
 mod operations;
+mod reflection;
 mod routing;
 mod secrets;
 mod tracing_export;

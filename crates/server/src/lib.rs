@@ -8,6 +8,7 @@ pub mod config;
 mod listener;
 mod observe;
 pub mod process;
+mod reflection;
 pub mod telemetry;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
@@ -115,27 +116,18 @@ impl Server {
         health
             .set_serving::<InternalSessionsServiceServer<InternalApi>>()
             .await;
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .context("reflection service")?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()
-            .context("reflection service")?;
-
-        let grpc_routes = tonic::service::Routes::new(SessionsServiceServer::new(PublicApi::new(
-            service.clone(),
-        )))
-        .add_service(InternalSessionsServiceServer::with_interceptor(
-            InternalApi::new(service.clone(), config.watch_settings(), draining_rx),
-            ServiceCredential::new(config.internal_api_token.clone()),
-        ))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha);
+        let credential = ServiceCredential::new(config.internal_api_token.clone());
+        let grpc_routes = reflection::add_services(
+            tonic::service::Routes::new(SessionsServiceServer::new(PublicApi::new(
+                service.clone(),
+            )))
+            .add_service(InternalSessionsServiceServer::with_interceptor(
+                InternalApi::new(service.clone(), config.watch_settings(), draining_rx),
+                credential.clone(),
+            ))
+            .add_service(health_service),
+            &credential,
+        )?;
         let edge = RestEdge::new(
             FILE_DESCRIPTOR_SET,
             grpc_routes.clone(),
