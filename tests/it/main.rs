@@ -37,6 +37,7 @@ mod listing;
 mod login;
 mod logout;
 mod operations;
+mod password_change;
 mod reflection;
 mod routing;
 mod secrets;
