@@ -34,6 +34,7 @@ mod info;
 mod internal;
 mod limits;
 mod listing;
+mod lock_wait;
 mod login;
 mod logout;
 mod operations;
