@@ -59,6 +59,7 @@ async fn no_secret_reaches_the_logs() {
         .set_password(authorized(SetPasswordRequest {
             user_id: user.id.clone(),
             password: PASSWORD.into(),
+            keep_session_id: None,
         }))
         .await
         .unwrap();

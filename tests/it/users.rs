@@ -117,6 +117,7 @@ async fn users_are_managed_through_the_internal_api(backend: Backend) {
         .set_password(SetPasswordRequest {
             user_id: created.id.clone(),
             password: "pw".into(),
+            keep_session_id: None,
         })
         .await
         .unwrap();

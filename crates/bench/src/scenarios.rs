@@ -217,6 +217,8 @@ pub async fn prepare_admin(clients: &Clients, seeded: &Seeded) -> anyhow::Result
         .set_password(with_credential(SetPasswordRequest {
             user_id: seeded.admin.user_id.clone(),
             password: ADMIN_PASSWORD.to_owned(),
+            // The admin's seeded session is the one the load runs on.
+            keep_session_id: Some(seeded.admin.session_id.clone()),
         }))
         .await
         .context("SetPassword")?;

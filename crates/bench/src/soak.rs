@@ -116,6 +116,7 @@ async fn create_users(clients: &Clients, count: usize) -> anyhow::Result<Vec<(St
             .set_password(with_credential(SetPasswordRequest {
                 user_id: user.id,
                 password: password.clone(),
+                keep_session_id: None,
             }))
             .await
             .context("SetPassword")?;

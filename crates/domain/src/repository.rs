@@ -103,6 +103,19 @@ pub trait SessionRepository: Send + Sync {
         by: &str,
         instance_id: &str,
     ) -> DomainResult<Vec<String>>;
+    /// A password change, in one transaction: writes the user's new hash, logs
+    /// out every active session of the user but `keep_session_id` (logoutBy the
+    /// user, a `force_logout` event each) and ends the 2FA remember window of
+    /// every session of the user. Answers the ended session ids; `None` (and
+    /// nothing written) if there is no such user.
+    async fn change_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep_session_id: Option<&str>,
+        at: DateTime<Utc>,
+        instance_id: &str,
+    ) -> DomainResult<Option<Vec<String>>>;
     async fn set_two_factor_trust(
         &self,
         session_id: &str,

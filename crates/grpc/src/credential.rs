@@ -19,6 +19,17 @@ impl ServiceCredential {
             secret: secret.filter(|s| !s.is_empty()),
         }
     }
+
+    /// Whether an `authorization` value presents the configured secret; the
+    /// one comparison behind the internal API and whatever else it opens
+    /// (the full reflection listing).
+    pub fn verifies(&self, authorization: Option<&str>) -> bool {
+        let presented = authorization.and_then(|v| v.strip_prefix("Bearer "));
+        match (&self.secret, presented) {
+            (Some(secret), Some(presented)) => constant_time_eq(secret, presented),
+            _ => false,
+        }
+    }
 }
 
 impl std::fmt::Debug for ServiceCredential {
@@ -31,14 +42,14 @@ impl std::fmt::Debug for ServiceCredential {
 
 impl Interceptor for ServiceCredential {
     fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
-        let presented = request
+        let authorization = request
             .metadata()
             .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        match (&self.secret, presented) {
-            (Some(secret), Some(presented)) if constant_time_eq(secret, presented) => Ok(request),
-            _ => Err(to_status(DomainError::ServiceUnauthenticated)),
+            .and_then(|v| v.to_str().ok());
+        if self.verifies(authorization) {
+            Ok(request)
+        } else {
+            Err(to_status(DomainError::ServiceUnauthenticated))
         }
     }
 }

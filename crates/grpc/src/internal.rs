@@ -187,11 +187,14 @@ impl InternalSessionsService for InternalApi {
         request: Request<pb::SetPasswordRequest>,
     ) -> Result<Response<pb::SetPasswordResponse>, Status> {
         let r = request.into_inner();
-        self.service
-            .set_password(&r.user_id, &r.password)
+        let ended = self
+            .service
+            .set_password(&r.user_id, &r.password, r.keep_session_id.as_deref())
             .await
             .map_err(to_status)?;
-        Ok(Response::new(pb::SetPasswordResponse {}))
+        Ok(Response::new(pb::SetPasswordResponse {
+            logged_out: i32::try_from(ended.len()).unwrap_or(i32::MAX),
+        }))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "EnrollTotp"))]

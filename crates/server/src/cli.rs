@@ -156,7 +156,7 @@ async fn user_command(
                 })
                 .await?;
             if let Some(password) = add.password {
-                service.set_password(&user.id, &password).await?;
+                service.set_password(&user.id, &password, None).await?;
             }
             if let Some(secret) = add.totp_secret {
                 let enrollment = service.enroll_totp(&user.id, Some(&secret)).await?;
@@ -190,8 +190,14 @@ async fn user_command(
                 Some(password) => password,
                 None => read_password_from_stdin()?,
             };
-            service.set_password(&user.id, &password).await?;
-            writeln!(out, "password set for {}", user.id)?;
+            // From the CLI nobody's session is kept: the operator is not one.
+            let ended = service.set_password(&user.id, &password, None).await?;
+            writeln!(
+                out,
+                "password set for {}; {} session(s) logged out",
+                user.id,
+                ended.len()
+            )?;
         }
         UserCommand::EnableTotp { user, secret } => {
             let user = service.find_user(&user).await?;

@@ -49,24 +49,52 @@ impl TrustedProxies {
             .any(|(block, prefix)| in_block(ip, *block, *prefix))
     }
 
-    /// The client: walking X-Forwarded-For from the right, the first hop that
-    /// is not a trusted proxy; the peer itself when it is not trusted.
-    pub fn client_ip(&self, peer: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
+    /// The client: walking the X-Forwarded-For hops (every header line, in
+    /// order) from the right, the first hop that is not a trusted proxy; the
+    /// peer itself when it is not trusted. Every hop left of an untrusted one
+    /// was written by that hop (or the client), so nothing there is believed.
+    /// An unparseable hop ends the walk on the last address walked: what lies
+    /// beyond it cannot be attributed to a trusted proxy. When every hop is
+    /// trusted, the leftmost one is answered (and flagged by the caller).
+    pub fn client_ip<'a>(
+        &self,
+        peer: IpAddr,
+        forwarded_for: impl IntoIterator<Item = &'a str>,
+    ) -> IpAddr {
         if !self.contains(peer) {
             return peer;
         }
-        let hops: Vec<IpAddr> = forwarded_for
-            .unwrap_or_default()
-            .split(',')
-            .filter_map(|hop| hop.trim().parse().ok())
+        let hops: Vec<&str> = forwarded_for
+            .into_iter()
+            .flat_map(|line| line.split(','))
             .collect();
-        hops.iter()
-            .rev()
-            .find(|hop| !self.contains(**hop))
-            .or_else(|| hops.first())
-            .copied()
-            .unwrap_or(peer)
+        let mut walked = peer;
+        for hop in hops.into_iter().rev() {
+            match parse_hop(hop) {
+                Some(ip) if self.contains(ip) => walked = ip,
+                Some(ip) => return ip,
+                None => return walked,
+            }
+        }
+        walked
     }
+}
+
+/// One X-Forwarded-For entry: an address, optionally with the port some
+/// proxies add (`192.0.2.1:4711`, `[2001:db8::1]:4711`, `[2001:db8::1]`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    let ip = hop
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
+        .or_else(|| {
+            hop.strip_prefix('[')
+                .and_then(|rest| rest.strip_suffix(']'))
+                .and_then(|inner| inner.parse::<std::net::Ipv6Addr>().ok())
+                .map(IpAddr::V6)
+        })?;
+    Some(unmapped(ip))
 }
 
 fn in_block(ip: IpAddr, block: IpAddr, prefix: u8) -> bool {
@@ -102,8 +130,12 @@ pub(crate) async fn attach_client_info(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| unmapped(info.0.ip()));
     let client_ip = peer.map(|peer| {
-        let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-        trusted.client_ip(peer, forwarded)
+        // A line that is not text is one unparseable hop: it stops the walk.
+        let lines = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|line| line.to_str().unwrap_or("\u{fffd}"));
+        trusted.client_ip(peer, lines)
     });
     let ip_is_trusted_proxy = client_ip.is_some_and(|ip| trusted.contains(ip));
     let ip = client_ip.map(|ip| ip.to_string()).unwrap_or_default();
@@ -135,23 +167,110 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn trusted() -> TrustedProxies {
+        TrustedProxies::parse(&["10.0.0.0/8".into(), "127.0.0.1".into()]).unwrap()
+    }
+
     #[test]
     fn forwarded_for_only_from_trusted_proxies() {
-        let trusted = TrustedProxies::parse(&["10.0.0.0/8".into(), "127.0.0.1".into()]).unwrap();
+        let trusted = trusted();
         assert_eq!(
-            trusted.client_ip(ip("203.0.113.9"), Some("1.2.3.4")),
+            trusted.client_ip(ip("203.0.113.9"), ["1.2.3.4"]),
             ip("203.0.113.9")
         );
         assert_eq!(
-            trusted.client_ip(ip("10.1.2.3"), Some("1.2.3.4, 10.0.0.7")),
+            trusted.client_ip(ip("10.1.2.3"), ["1.2.3.4, 10.0.0.7"]),
             ip("1.2.3.4")
         );
         // A client cannot spoof past the first untrusted hop.
         assert_eq!(
-            trusted.client_ip(ip("127.0.0.1"), Some("6.6.6.6, 1.2.3.4")),
+            trusted.client_ip(ip("127.0.0.1"), ["6.6.6.6, 1.2.3.4"]),
             ip("1.2.3.4")
         );
-        assert_eq!(trusted.client_ip(ip("127.0.0.1"), None), ip("127.0.0.1"));
+        assert_eq!(trusted.client_ip(ip("127.0.0.1"), []), ip("127.0.0.1"));
         assert!(TrustedProxies::parse(&["nope".into()]).is_err());
+    }
+
+    #[test]
+    fn every_header_line_is_walked_in_order() {
+        let trusted = trusted();
+        // HAProxy's `option forwardfor` appends its own line after the client's.
+        assert_eq!(
+            trusted.client_ip(ip("127.0.0.1"), ["6.6.6.6", "203.0.113.7"]),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            trusted.client_ip(
+                ip("127.0.0.1"),
+                ["6.6.6.6, 7.7.7.7", "203.0.113.7, 10.0.0.2"]
+            ),
+            ip("203.0.113.7")
+        );
+        // Trusted hops on any line are skipped, wherever the line breaks fall.
+        assert_eq!(
+            trusted.client_ip(
+                ip("127.0.0.1"),
+                ["6.6.6.6, 203.0.113.7", "10.0.0.2", "10.0.0.3"]
+            ),
+            ip("203.0.113.7")
+        );
+    }
+
+    #[test]
+    fn an_unparseable_hop_stops_the_walk() {
+        let trusted = trusted();
+        // Right of the peer: the walk stops at once and the peer answers.
+        assert_eq!(
+            trusted.client_ip(ip("127.0.0.1"), ["6.6.6.6, unknown"]),
+            ip("127.0.0.1")
+        );
+        // Past a trusted hop: that hop answers, never a hop left of the garbage.
+        assert_eq!(
+            trusted.client_ip(ip("127.0.0.1"), ["6.6.6.6", "unknown, 10.0.0.2"]),
+            ip("10.0.0.2")
+        );
+        for garbage in ["not-an-ip", "", "1.2.3", "<script>", "\u{fffd}"] {
+            assert_eq!(
+                trusted.client_ip(ip("10.9.9.9"), ["6.6.6.6", garbage]),
+                ip("10.9.9.9"),
+                "{garbage:?}"
+            );
+        }
+        // An untrusted hop right of the garbage is the client, as always.
+        assert_eq!(
+            trusted.client_ip(ip("127.0.0.1"), ["unknown, 203.0.113.7"]),
+            ip("203.0.113.7")
+        );
+    }
+
+    #[test]
+    fn all_trusted_answers_the_leftmost_hop() {
+        let trusted = trusted();
+        assert_eq!(
+            trusted.client_ip(ip("127.0.0.1"), ["10.0.0.5, 10.0.0.6", "10.0.0.7"]),
+            ip("10.0.0.5")
+        );
+    }
+
+    #[test]
+    fn hops_may_carry_ports_and_mapped_addresses() {
+        let trusted = trusted();
+        assert_eq!(
+            trusted.client_ip(ip("127.0.0.1"), ["203.0.113.7:4711"]),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            trusted.client_ip(ip("127.0.0.1"), ["[2001:db8::1]:443"]),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            trusted.client_ip(ip("127.0.0.1"), ["[2001:db8::2]"]),
+            ip("2001:db8::2")
+        );
+        // A v4-mapped trusted hop is still trusted.
+        assert_eq!(
+            trusted.client_ip(ip("127.0.0.1"), ["203.0.113.7, ::ffff:10.0.0.2"]),
+            ip("203.0.113.7")
+        );
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 mod listener;
 mod observe;
 pub mod process;
+mod reflection;
 pub mod telemetry;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
@@ -116,17 +117,6 @@ impl Server {
         health
             .set_serving::<InternalSessionsServiceServer<InternalApi>>()
             .await;
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .context("reflection service")?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()
-            .context("reflection service")?;
-
         // tonic would take 4 MB messages: the REST body limit bounds gRPC too.
         let message_limit = config.max_body_bytes;
         let public = SessionsServiceServer::new(PublicApi::new(service.clone()))
@@ -137,14 +127,17 @@ impl Server {
             draining_rx,
         ))
         .max_decoding_message_size(message_limit);
-        let grpc_routes = tonic::service::Routes::new(public)
-            .add_service(tonic::service::interceptor::InterceptedService::new(
-                internal,
-                ServiceCredential::new(config.internal_api_token.clone()),
-            ))
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha);
+        let credential = ServiceCredential::new(config.internal_api_token.clone());
+        let grpc_routes = reflection::add_services(
+            tonic::service::Routes::new(public)
+                .add_service(tonic::service::interceptor::InterceptedService::new(
+                    internal,
+                    credential.clone(),
+                ))
+                .add_service(health_service.max_decoding_message_size(message_limit)),
+            &credential,
+            message_limit,
+        )?;
         let edge = RestEdge::new(
             FILE_DESCRIPTOR_SET,
             grpc_routes.clone(),

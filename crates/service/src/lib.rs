@@ -10,6 +10,7 @@ pub mod endpoints;
 mod events;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod host;
 mod ids;
 mod listing;
 mod login;

@@ -5,8 +5,8 @@ use chrono::Duration;
 use sessions_domain::{DomainError, DomainResult, EventKind, NewEvent, Session, User};
 
 use crate::{
-    ClientInfo, SessionService, device::parse_device, roles::most_important_role,
-    secrets::hash_login_token,
+    ClientInfo, SessionService, device::parse_device, host::session_host,
+    roles::most_important_role, secrets::hash_login_token,
 };
 
 /// A login another service performed.
@@ -47,7 +47,7 @@ impl SessionService {
                 .unwrap_or_else(|| self.config().instance_id.clone()),
             login_token_hash: token_hash,
             ip: client.ip.clone(),
-            host: client.host.clone(),
+            host: session_host(&client.host),
             device,
             user_id: user.id.clone(),
             roles: user.roles.clone(),

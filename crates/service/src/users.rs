@@ -108,16 +108,39 @@ impl SessionService {
         Ok(user)
     }
 
-    pub async fn set_password(&self, user_id: &str, password: &str) -> DomainResult<()> {
+    /// Sets a user's password and, in the same transaction, logs out the
+    /// user's sessions but `keep_session_id` and ends every 2FA remember
+    /// window, as Rocket.Chat does: whoever knew the old password keeps
+    /// nothing. Answers the ended session ids.
+    pub async fn set_password(
+        &self,
+        user_id: &str,
+        password: &str,
+        keep_session_id: Option<&str>,
+    ) -> DomainResult<Vec<String>> {
         if password.is_empty() {
             return Err(invalid("must have required property 'password'"));
         }
         let hash = password_work::hash_password(password.to_owned()).await?;
-        if !self.repo().set_password_hash(user_id, Some(&hash)).await? {
-            return Err(DomainError::NotFound("user"));
-        }
-        tracing::info!(user_id, "password set");
-        Ok(())
+        let keep_session_id = keep_session_id.filter(|s| !s.is_empty());
+        let ended = self
+            .repo()
+            .change_password(
+                user_id,
+                &hash,
+                keep_session_id,
+                self.now(),
+                &self.config().instance_id,
+            )
+            .await?
+            .ok_or(DomainError::NotFound("user"))?;
+        tracing::info!(
+            user_id,
+            sessions_logged_out = ended.len(),
+            kept_session = keep_session_id.is_some(),
+            "password set"
+        );
+        Ok(ended)
     }
 
     /// Enables TOTP with the given base32 secret or a new random one, and

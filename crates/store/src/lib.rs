@@ -10,11 +10,12 @@ mod permissions;
 mod sessions;
 mod users;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnAcquireErr, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 use sessions_domain::DomainResult;
 use sessions_migrations::{Migrator, MigratorTrait};
@@ -50,52 +51,87 @@ pub struct PoolStats {
     pub max: u32,
 }
 
-/// The repositories of `sessions-domain`, implemented over one connection pool.
+/// The repositories of `sessions-domain`, implemented over one connection pool
+/// (on SQLite, plus one connection for write transactions).
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// SQLite's write transactions. SQLite has one writer at a time anyway;
+    /// on a connection of their own, writers waiting for a file another
+    /// process locked queue here instead of holding the connections that
+    /// readers (every token check) need, which WAL never makes wait.
+    writer: Option<DatabaseConnection>,
+    /// The most one store operation waits for the database in all: for a
+    /// pooled connection and for SQLite's write lock together.
+    wait_limit: Duration,
 }
 
 impl Store {
     /// Opens the pool. A SQLite file is created when missing.
     pub async fn connect(options: &StoreOptions) -> DomainResult<Self> {
         let url = sqlite_url_creating_file(&options.url);
-        let mut connect = ConnectOptions::new(url);
-        connect
-            .max_connections(options.max_connections)
-            .min_connections(1)
-            .acquire_timeout(options.acquire_timeout)
-            .connect_timeout(options.connect_timeout)
-            .test_before_acquire(false)
-            // A SQLite file locked by another process is waited for as long as
-            // a pooled connection would be, then answered 503 (sqlx waits 5 s).
-            .map_sqlx_sqlite_opts({
-                let busy = options.acquire_timeout;
-                move |sqlite| sqlite.busy_timeout(busy)
-            })
-            // sqlx would log every statement; we log at the service layer.
-            .sqlx_logging(false);
-        let db = Database::connect(connect).await.map_err(map_db_error)?;
+        let db = Database::connect(connect_options(&url, options, options.max_connections))
+            .await
+            .map_err(map_db_error)?;
+        let mut writer = None;
         if db.get_database_backend() == DbBackend::Sqlite {
             // WAL lets readers run beside the one writer.
             db.execute_unprepared("PRAGMA journal_mode=WAL")
                 .await
                 .map_err(map_db_error)?;
+            writer = Some(
+                Database::connect(connect_options(&url, options, 1))
+                    .await
+                    .map_err(map_db_error)?,
+            );
         }
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            writer,
+            wait_limit: options.acquire_timeout,
+        })
     }
 
-    /// A transaction that writes. On SQLite it takes the write lock at BEGIN
-    /// (`IMMEDIATE`), waiting for it under the busy timeout: a deferred one
-    /// that reads first and then writes is refused at once with `SQLITE_BUSY`
-    /// when another connection wrote in between, which no wait can fix.
-    pub(crate) async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
-        self.db
+    /// A transaction that writes. On SQLite it holds the write lock before it
+    /// is handed out (what `BEGIN IMMEDIATE` does): a deferred one that reads
+    /// first and then writes is refused at once with `SQLITE_BUSY` when another
+    /// connection wrote in between, which no wait can fix.
+    ///
+    /// The wait for the lock gets only what the wait for the writer connection
+    /// left of the timeout: with both at the full timeout, a request queued
+    /// behind another lock waiter answered 503 after twice the timeout.
+    /// SQLite's busy timeout is per connection, so it is set to the remainder
+    /// for the one lock-taking statement and put back right after.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        let deadline = Instant::now() + self.wait_limit;
+        let Some(writer) = &self.writer else {
+            return self.db.begin().await;
+        };
+        let txn = writer
             .begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Deferred),
                 ..TransactionOptions::default()
             })
-            .await
+            .await?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        }
+        txn.execute_unprepared(&busy_timeout_pragma(remaining))
+            .await?;
+        // A write matching no row takes the write lock, waiting at most the
+        // remainder; nothing has been read yet, so there is no stale snapshot.
+        // Not on a table with triggers: a trigger's FTS index on `sessions`
+        // was seen to answer SQLITE_BUSY at once instead of waiting.
+        let locked = txn
+            .execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0")
+            .await;
+        let restored = txn
+            .execute_unprepared(&busy_timeout_pragma(self.wait_limit))
+            .await;
+        locked?;
+        restored?;
+        Ok(txn)
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -152,8 +188,36 @@ impl Store {
     }
 
     pub async fn close(self) -> DomainResult<()> {
+        if let Some(writer) = self.writer {
+            writer.close().await.map_err(map_db_error)?;
+        }
         self.db.close().await.map_err(map_db_error)
     }
+}
+
+fn connect_options(url: &str, options: &StoreOptions, max_connections: u32) -> ConnectOptions {
+    let mut connect = ConnectOptions::new(url.to_owned());
+    connect
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_timeout(options.connect_timeout)
+        .test_before_acquire(false)
+        // A SQLite file locked by another process is waited for as long as
+        // a pooled connection would be, then answered 503 (sqlx waits 5 s);
+        // `begin_write` shortens it by the wait for the writer connection.
+        .map_sqlx_sqlite_opts({
+            let busy = options.acquire_timeout;
+            move |sqlite| sqlite.busy_timeout(busy)
+        })
+        // sqlx would log every statement; we log at the service layer.
+        .sqlx_logging(false);
+    connect
+}
+
+fn busy_timeout_pragma(wait: Duration) -> String {
+    let millis = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+    format!("PRAGMA busy_timeout = {millis}")
 }
 
 /// `sqlite://path` opens read-write-create unless the URL says otherwise.

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use std::sync::OnceLock;
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic,
-    IntoActiveModel, JoinType, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, RelationTrait, Select, SelectA, SelectB, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    FromQueryResult, IdenStatic, IntoActiveModel, JoinType, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select, SelectA, SelectB, Statement,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, extension::postgres::PgFunc},
 };
 use sessions_domain::{
@@ -287,40 +287,56 @@ impl SessionRepository for Store {
         instance_id: &str,
     ) -> DomainResult<Vec<String>> {
         let txn = self.begin_write().await.map_err(map_db_error)?;
-        let mut active = sessions::Entity::find()
-            .select_only()
-            .column(sessions::Column::SessionId)
-            .filter(sessions::Column::UserId.eq(user_id))
-            .filter(sessions::Column::LogoutAt.is_null())
-            .filter(sessions::Column::ExpiresAt.gt(millis(at)));
-        if let Some(except) = except_session_id {
-            active = active.filter(sessions::Column::SessionId.ne(except));
-        }
-        let session_ids: Vec<String> = active.into_tuple().all(&txn).await.map_err(map_db_error)?;
-        if session_ids.is_empty() {
-            return Ok(session_ids);
-        }
-        sessions::Entity::update_many()
-            .col_expr(sessions::Column::LogoutAt, Expr::value(millis(at)))
-            .col_expr(sessions::Column::LogoutBy, Expr::value(by))
-            .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
-            .filter(sessions::Column::SessionId.is_in(session_ids.iter().map(String::as_str)))
+        let ended =
+            logout_user_sessions_in(&txn, user_id, except_session_id, at, by, instance_id).await?;
+        txn.commit().await.map_err(map_db_error)?;
+        Ok(ended)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
+    async fn change_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep_session_id: Option<&str>,
+        at: DateTime<Utc>,
+        instance_id: &str,
+    ) -> DomainResult<Option<Vec<String>>> {
+        let txn = self.begin_write().await.map_err(map_db_error)?;
+        let written = users::Entity::update_many()
+            .col_expr(users::Column::PasswordHash, Expr::value(password_hash))
+            .filter(users::Column::Id.eq(user_id))
             .exec(&txn)
             .await
             .map_err(map_db_error)?;
-        for session_id in &session_ids {
-            let event = NewEvent {
-                kind: EventKind::ForceLogout,
-                session_id: session_id.clone(),
-                user_id: user_id.to_owned(),
-                at,
-                by: Some(by.to_owned()),
-                instance_id: instance_id.to_owned(),
-            };
-            append_event(&txn, &event).await?;
+        if written.rows_affected != 1 {
+            return Ok(None);
         }
+        let ended =
+            logout_user_sessions_in(&txn, user_id, keep_session_id, at, user_id, instance_id)
+                .await?;
+        // The kept session must pass 2FA again, as every other one would.
+        sessions::Entity::update_many()
+            .col_expr(
+                sessions::Column::TfaTrustedUntil,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(
+                sessions::Column::TfaTrustedIp,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                sessions::Column::TfaTrustedUa,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
+            .filter(sessions::Column::UserId.eq(user_id))
+            .filter(sessions::Column::TfaTrustedUntil.is_not_null())
+            .exec(&txn)
+            .await
+            .map_err(map_db_error)?;
         txn.commit().await.map_err(map_db_error)?;
-        Ok(session_ids)
+        Ok(Some(ended))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
@@ -395,6 +411,51 @@ impl SessionRepository for Store {
         txn.commit().await.map_err(map_db_error)?;
         Ok(true)
     }
+}
+
+/// Logs out every active session of a user but `except_session_id` inside
+/// `txn`, each with its `force_logout` event; answers the session ids.
+async fn logout_user_sessions_in(
+    txn: &DatabaseTransaction,
+    user_id: &str,
+    except_session_id: Option<&str>,
+    at: DateTime<Utc>,
+    by: &str,
+    instance_id: &str,
+) -> DomainResult<Vec<String>> {
+    let mut active = sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::SessionId)
+        .filter(sessions::Column::UserId.eq(user_id))
+        .filter(sessions::Column::LogoutAt.is_null())
+        .filter(sessions::Column::ExpiresAt.gt(millis(at)));
+    if let Some(except) = except_session_id {
+        active = active.filter(sessions::Column::SessionId.ne(except));
+    }
+    let session_ids: Vec<String> = active.into_tuple().all(txn).await.map_err(map_db_error)?;
+    if session_ids.is_empty() {
+        return Ok(session_ids);
+    }
+    sessions::Entity::update_many()
+        .col_expr(sessions::Column::LogoutAt, Expr::value(millis(at)))
+        .col_expr(sessions::Column::LogoutBy, Expr::value(by))
+        .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
+        .filter(sessions::Column::SessionId.is_in(session_ids.iter().map(String::as_str)))
+        .exec(txn)
+        .await
+        .map_err(map_db_error)?;
+    for session_id in &session_ids {
+        let event = NewEvent {
+            kind: EventKind::ForceLogout,
+            session_id: session_id.clone(),
+            user_id: user_id.to_owned(),
+            at,
+            by: Some(by.to_owned()),
+            instance_id: instance_id.to_owned(),
+        };
+        append_event(txn, &event).await?;
+    }
+    Ok(session_ids)
 }
 
 #[cfg(test)]

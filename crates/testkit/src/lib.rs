@@ -181,6 +181,7 @@ impl TestApp {
                 .set_password(pb::SetPasswordRequest {
                     user_id: user.id.clone(),
                     password: password.to_owned(),
+                    keep_session_id: None,
                 })
                 .await
                 .expect("set password");
