@@ -17,7 +17,6 @@ pub trait UserRepository: Send + Sync {
     /// Inserts or replaces the user's profile (username, name, roles, active).
     /// Secrets are left alone on update. Fails with `Conflict` on a taken username.
     async fn upsert_user(&self, user: &User) -> DomainResult<()>;
-    async fn set_password_hash(&self, user_id: &str, hash: Option<&str>) -> DomainResult<bool>;
     /// Enables (Some) or disables (None) TOTP and replaces the backup code hashes.
     async fn set_totp(
         &self,

@@ -75,20 +75,6 @@ impl UserRepository for Store {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
-    async fn set_password_hash(&self, user_id: &str, hash: Option<&str>) -> DomainResult<bool> {
-        let result = users::Entity::update_many()
-            .col_expr(
-                users::Column::PasswordHash,
-                Expr::value(hash.map(str::to_owned)),
-            )
-            .filter(users::Column::Id.eq(user_id))
-            .exec(&self.db)
-            .await
-            .map_err(map_db_error)?;
-        Ok(result.rows_affected == 1)
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn set_totp(
         &self,
         user_id: &str,
