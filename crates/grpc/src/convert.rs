@@ -1,7 +1,8 @@
 //! Domain records into proto messages (`From`-style helpers kept at the edge).
 
 use sessions_domain::{
-    AuditRecord, Device, EventKind, Session, SessionEvent, SessionWithUser, User, format_timestamp,
+    AuditRecord, Device, EventKind, Permission, Session, SessionEvent, SessionWithUser, User,
+    format_timestamp,
 };
 use sessions_proto::v1 as pb;
 
@@ -93,6 +94,13 @@ pub(crate) fn user(user: &User) -> pb::User {
         has_password: user.password_hash.is_some(),
         totp_enabled: user.totp_secret.is_some(),
         created_at: format_timestamp(user.created_at),
+    }
+}
+
+pub(crate) fn permission(permission: Permission) -> pb::Permission {
+    pb::Permission {
+        id: permission.id,
+        roles: permission.roles,
     }
 }
 

@@ -1,8 +1,11 @@
 //! The internal `InternalSessionsService` for the platform's other services.
+//! Every RPC is one use case: its request mapped in, its answer converted out
+//! (`answer`), so the handlers below differ only in what they map.
 
-use std::pin::Pin;
+use std::{future::Future, pin::Pin};
 
 use futures::StreamExt;
+use sessions_domain::DomainResult;
 use sessions_proto::v1::{self as pb, internal_sessions_service_server::InternalSessionsService};
 use sessions_service::{ClientInfo, NewSessionInput, SessionService, UpsertUser, WatchSettings};
 use tokio_stream::{Stream, wrappers::ReceiverStream};
@@ -33,8 +36,23 @@ impl InternalApi {
     }
 }
 
+/// Awaits a use case and converts its answer, or its error through the table.
+async fn answer<T, R>(
+    outcome: impl Future<Output = DomainResult<T>>,
+    into_message: impl FnOnce(T) -> R,
+) -> Result<Response<R>, Status> {
+    outcome
+        .await
+        .map(|value| Response::new(into_message(value)))
+        .map_err(to_status)
+}
+
 fn non_empty(value: String) -> Option<String> {
     Some(value).filter(|v| !v.is_empty())
+}
+
+fn count(items: usize) -> i32 {
+    i32::try_from(items).unwrap_or(i32::MAX)
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::SessionEvent, Status>> + Send>>;
@@ -47,23 +65,19 @@ impl InternalSessionsService for InternalApi {
         request: Request<pb::CreateSessionRequest>,
     ) -> Result<Response<pb::Session>, Status> {
         let r = request.into_inner();
-        let session = self
-            .service
-            .create_session(NewSessionInput {
-                user_id: r.user_id,
-                login_token: non_empty(r.login_token),
-                login_token_hash: non_empty(r.login_token_hash),
-                client: ClientInfo {
-                    ip: r.ip,
-                    host: r.host,
-                    user_agent: r.user_agent,
-                    ip_is_trusted_proxy: false,
-                },
-                instance_id: non_empty(r.instance_id),
-            })
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(convert::session(&session)))
+        let input = NewSessionInput {
+            user_id: r.user_id,
+            login_token: non_empty(r.login_token),
+            login_token_hash: non_empty(r.login_token_hash),
+            client: ClientInfo {
+                ip: r.ip,
+                host: r.host,
+                user_agent: r.user_agent,
+                ip_is_trusted_proxy: false,
+            },
+            instance_id: non_empty(r.instance_id),
+        };
+        answer(self.service.create_session(input), |s| convert::session(&s)).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "Authenticate"))]
@@ -71,16 +85,13 @@ impl InternalSessionsService for InternalApi {
         &self,
         request: Request<pb::AuthenticateRequest>,
     ) -> Result<Response<pb::AuthenticateResponse>, Status> {
-        let r = request.into_inner();
-        let ctx = self
-            .service
-            .authenticate_token(&r.user_id, &r.login_token)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::AuthenticateResponse {
+        let r = request.get_ref();
+        let outcome = self.service.authenticate_token(&r.user_id, &r.login_token);
+        answer(outcome, |ctx| pb::AuthenticateResponse {
             user: Some(convert::user(&ctx.user)),
             session: Some(convert::session(&ctx.session)),
-        }))
+        })
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "RecordActivity"))]
@@ -88,12 +99,8 @@ impl InternalSessionsService for InternalApi {
         &self,
         request: Request<pb::RecordActivityRequest>,
     ) -> Result<Response<pb::RecordActivityResponse>, Status> {
-        let recorded = self
-            .service
-            .record_activity(&request.get_ref().session_id)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::RecordActivityResponse { recorded }))
+        let outcome = self.service.record_activity(&request.get_ref().session_id);
+        answer(outcome, |recorded| pb::RecordActivityResponse { recorded }).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "CloseConnection"))]
@@ -101,11 +108,8 @@ impl InternalSessionsService for InternalApi {
         &self,
         request: Request<pb::CloseConnectionRequest>,
     ) -> Result<Response<pb::CloseConnectionResponse>, Status> {
-        self.service
-            .close_connection(&request.get_ref().session_id)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::CloseConnectionResponse {}))
+        let outcome = self.service.close_connection(&request.get_ref().session_id);
+        answer(outcome, |()| pb::CloseConnectionResponse {}).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "LogoutUserSessions"))]
@@ -113,15 +117,16 @@ impl InternalSessionsService for InternalApi {
         &self,
         request: Request<pb::LogoutUserSessionsRequest>,
     ) -> Result<Response<pb::LogoutUserSessionsResponse>, Status> {
-        let r = request.into_inner();
-        let ended = self
-            .service
-            .logout_user_sessions(&r.user_id, Some(r.except_session_id.as_str()), &r.logout_by)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::LogoutUserSessionsResponse {
-            logged_out: i32::try_from(ended.len()).unwrap_or(i32::MAX),
-        }))
+        let r = request.get_ref();
+        let outcome = self.service.logout_user_sessions(
+            &r.user_id,
+            Some(r.except_session_id.as_str()),
+            &r.logout_by,
+        );
+        answer(outcome, |ended| pb::LogoutUserSessionsResponse {
+            logged_out: count(ended.len()),
+        })
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "UpsertUser"))]
@@ -130,18 +135,14 @@ impl InternalSessionsService for InternalApi {
         request: Request<pb::UpsertUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
         let r = request.into_inner();
-        let user = self
-            .service
-            .upsert_user(UpsertUser {
-                id: non_empty(r.id),
-                username: r.username,
-                name: r.name,
-                roles: r.roles,
-                active: r.active,
-            })
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(convert::user(&user)))
+        let input = UpsertUser {
+            id: non_empty(r.id),
+            username: r.username,
+            name: r.name,
+            roles: r.roles,
+            active: r.active,
+        };
+        answer(self.service.upsert_user(input), |u| convert::user(&u)).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "GetUser"))]
@@ -149,12 +150,8 @@ impl InternalSessionsService for InternalApi {
         &self,
         request: Request<pb::GetUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let user = self
-            .service
-            .get_user(&request.get_ref().user_id)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(convert::user(&user)))
+        let outcome = self.service.get_user(&request.get_ref().user_id);
+        answer(outcome, |u| convert::user(&u)).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "ListUsers"))]
@@ -162,10 +159,10 @@ impl InternalSessionsService for InternalApi {
         &self,
         _request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
-        let users = self.service.list_users().await.map_err(to_status)?;
-        Ok(Response::new(pb::ListUsersResponse {
+        answer(self.service.list_users(), |users| pb::ListUsersResponse {
             users: users.iter().map(convert::user).collect(),
-        }))
+        })
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "DeactivateUser"))]
@@ -173,12 +170,8 @@ impl InternalSessionsService for InternalApi {
         &self,
         request: Request<pb::DeactivateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let user = self
-            .service
-            .deactivate_user(&request.get_ref().user_id)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(convert::user(&user)))
+        let outcome = self.service.deactivate_user(&request.get_ref().user_id);
+        answer(outcome, |u| convert::user(&u)).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "SetPassword"))]
@@ -186,15 +179,14 @@ impl InternalSessionsService for InternalApi {
         &self,
         request: Request<pb::SetPasswordRequest>,
     ) -> Result<Response<pb::SetPasswordResponse>, Status> {
-        let r = request.into_inner();
-        let ended = self
-            .service
-            .set_password(&r.user_id, &r.password, r.keep_session_id.as_deref())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::SetPasswordResponse {
-            logged_out: i32::try_from(ended.len()).unwrap_or(i32::MAX),
-        }))
+        let r = request.get_ref();
+        let outcome =
+            self.service
+                .set_password(&r.user_id, &r.password, r.keep_session_id.as_deref());
+        answer(outcome, |ended| pb::SetPasswordResponse {
+            logged_out: count(ended.len()),
+        })
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "EnrollTotp"))]
@@ -202,16 +194,15 @@ impl InternalSessionsService for InternalApi {
         &self,
         request: Request<pb::EnrollTotpRequest>,
     ) -> Result<Response<pb::EnrollTotpResponse>, Status> {
-        let r = request.into_inner();
-        let enrollment = self
+        let r = request.get_ref();
+        let outcome = self
             .service
-            .enroll_totp(&r.user_id, Some(r.secret_base32.as_str()))
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::EnrollTotpResponse {
+            .enroll_totp(&r.user_id, Some(r.secret_base32.as_str()));
+        answer(outcome, |enrollment| pb::EnrollTotpResponse {
             otpauth_uri: enrollment.otpauth_uri,
             backup_codes: enrollment.backup_codes,
-        }))
+        })
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "DisableTotp"))]
@@ -219,11 +210,8 @@ impl InternalSessionsService for InternalApi {
         &self,
         request: Request<pb::DisableTotpRequest>,
     ) -> Result<Response<pb::DisableTotpResponse>, Status> {
-        self.service
-            .disable_totp(&request.get_ref().user_id)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::DisableTotpResponse {}))
+        let outcome = self.service.disable_totp(&request.get_ref().user_id);
+        answer(outcome, |()| pb::DisableTotpResponse {}).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "RegenerateBackupCodes"))]
@@ -231,14 +219,13 @@ impl InternalSessionsService for InternalApi {
         &self,
         request: Request<pb::RegenerateBackupCodesRequest>,
     ) -> Result<Response<pb::RegenerateBackupCodesResponse>, Status> {
-        let backup_codes = self
+        let outcome = self
             .service
-            .regenerate_backup_codes(&request.get_ref().user_id)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::RegenerateBackupCodesResponse {
+            .regenerate_backup_codes(&request.get_ref().user_id);
+        answer(outcome, |backup_codes| pb::RegenerateBackupCodesResponse {
             backup_codes,
-        }))
+        })
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "GrantPermission"))]
@@ -246,16 +233,9 @@ impl InternalSessionsService for InternalApi {
         &self,
         request: Request<pb::PermissionChange>,
     ) -> Result<Response<pb::Permission>, Status> {
-        let r = request.into_inner();
-        let permission = self
-            .service
-            .grant_permission(&r.permission, &r.role)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::Permission {
-            id: permission.id,
-            roles: permission.roles,
-        }))
+        let r = request.get_ref();
+        let outcome = self.service.grant_permission(&r.permission, &r.role);
+        answer(outcome, convert::permission).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "RevokePermission"))]
@@ -263,16 +243,9 @@ impl InternalSessionsService for InternalApi {
         &self,
         request: Request<pb::PermissionChange>,
     ) -> Result<Response<pb::Permission>, Status> {
-        let r = request.into_inner();
-        let permission = self
-            .service
-            .revoke_permission(&r.permission, &r.role)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::Permission {
-            id: permission.id,
-            roles: permission.roles,
-        }))
+        let r = request.get_ref();
+        let outcome = self.service.revoke_permission(&r.permission, &r.role);
+        answer(outcome, convert::permission).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "ListPermissions"))]
@@ -280,16 +253,12 @@ impl InternalSessionsService for InternalApi {
         &self,
         _request: Request<pb::ListPermissionsRequest>,
     ) -> Result<Response<pb::ListPermissionsResponse>, Status> {
-        let permissions = self.service.list_permissions().await.map_err(to_status)?;
-        Ok(Response::new(pb::ListPermissionsResponse {
-            permissions: permissions
-                .into_iter()
-                .map(|p| pb::Permission {
-                    id: p.id,
-                    roles: p.roles,
-                })
-                .collect(),
-        }))
+        answer(self.service.list_permissions(), |permissions| {
+            pb::ListPermissionsResponse {
+                permissions: permissions.into_iter().map(convert::permission).collect(),
+            }
+        })
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "ListAuditEvents"))]
@@ -297,16 +266,18 @@ impl InternalSessionsService for InternalApi {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
-        let r = request.into_inner();
-        let limit = if r.limit <= 0 { 100 } else { r.limit as u64 };
-        let records = self
+        let r = request.get_ref();
+        let limit = u64::try_from(r.limit)
+            .ok()
+            .filter(|l| *l > 0)
+            .unwrap_or(100);
+        let outcome = self
             .service
-            .audit_log(r.after_id, Some(r.actor_id.as_str()), limit)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::ListAuditEventsResponse {
+            .audit_log(r.after_id, Some(r.actor_id.as_str()), limit);
+        answer(outcome, |records| pb::ListAuditEventsResponse {
             events: records.iter().map(convert::audit).collect(),
-        }))
+        })
+        .await
     }
 
     type WatchSessionEventsStream = EventStream;
