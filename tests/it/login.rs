@@ -20,6 +20,7 @@ on_both_databases!(
     login_refuses_wrong_credentials,
     login_of_totp_user_needs_a_fresh_code,
     logout_revokes_the_calling_token,
+    get_logout_revokes_the_calling_token,
 );
 
 async fn login_answers_token_and_me(backend: Backend) {
@@ -151,4 +152,34 @@ async fn logout_revokes_the_calling_token(backend: Backend) {
     assert_eq!(status, 200);
     assert_eq!(body["logoutAt"], json!("2026-03-01T12:00:00.000Z"));
     assert_eq!(body["logoutBy"], json!(rod.user_id));
+}
+
+/// `@rocket.chat/sdk`'s `api.logout()` sends GET; Rocket.Chat serves it.
+async fn get_logout_revokes_the_calling_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("rod", Some("pw"), &["user"]).await;
+    let rod = app.login("rod", "pw").await;
+    assert_eq!(
+        app.get("/api/v1/logout", &rod, &[]).await,
+        (
+            200,
+            json!({"status": "success", "data": {"message": "You've been logged out!"}})
+        )
+    );
+    assert_eq!(app.get("/api/v1/sessions/list", &rod, &[]).await.0, 401);
+    // Without a token: the usual 401.
+    let stranger = sessions_testkit::LoggedIn {
+        user_id: rod.user_id.clone(),
+        token: "nope".into(),
+        session_id: String::new(),
+    };
+    assert_eq!(app.get("/api/v1/logout", &stranger, &[]).await.0, 401);
+    let response = app
+        .http
+        .put(app.url("/api/v1/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(response.headers()["allow"], "POST, GET, HEAD");
 }

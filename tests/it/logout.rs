@@ -131,9 +131,40 @@ async fn admin_logout_ends_anyones_session(backend: Backend) {
         (200, json!({"sessionId": ann.session_id, "success": true}))
     );
     assert_eq!(app.get("/api/v1/sessions/list", &ann, &[]).await.0, 401);
-    // Not active any more.
+    let ann_again = app.login("ann", "pw").await;
+    let first_logout_at = "2026-03-01T12:00:00.000Z";
+    // Again: the same answer, and the first logout stays recorded.
+    app.clock.advance(chrono::Duration::seconds(5));
     assert_eq!(
-        app.post("/api/v1/sessions/logout", &boss, body, &[]).await,
+        app.post(
+            "/api/v1/sessions/logout",
+            &boss,
+            body,
+            &[("x-2fa-code", &code)]
+        )
+        .await,
+        (200, json!({"sessionId": ann.session_id, "success": true}))
+    );
+    let (status, info) = app
+        .get(
+            &format!("/api/v1/sessions/info?sessionId={}", ann.session_id),
+            &ann_again,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (status, info["logoutAt"].clone(), info["logoutBy"].clone()),
+        (200, json!(first_logout_at), json!(boss_id))
+    );
+    // An unknown session is still 404.
+    assert_eq!(
+        app.post(
+            "/api/v1/sessions/logout",
+            &boss,
+            json!({"sessionId": "NoSuchSession2345"}),
+            &[("x-2fa-code", &code)]
+        )
+        .await,
         (404, json!({"success": false, "error": "Session not found"}))
     );
     // A force-logout event names the admin.

@@ -91,7 +91,17 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Result<Value, RouteError> 
     }
     let mut operation = Map::new();
     let rpc = grpc_path.rsplit('/').next().unwrap_or(grpc_path);
-    operation.insert("operationId".into(), json!(rpc));
+    // Operation ids are unique: an RPC's additional bindings (GET logout)
+    // are named after their method.
+    let id = if schemas.operation_ids.insert(rpc.to_owned()) {
+        rpc.to_owned()
+    } else {
+        let method = route.method.as_str().to_lowercase();
+        let id = format!("{rpc}_{method}");
+        schemas.operation_ids.insert(id.clone());
+        id
+    };
+    operation.insert("operationId".into(), json!(id));
     // The edge reads the query when the rule has no body, the JSON body otherwise.
     if route.body.is_empty() {
         parameters.extend(input_fields(&route.input).map(|(field, schema)| {
@@ -304,6 +314,8 @@ struct Schemas {
     keys: BTreeMap<String, String>,
     /// See [`required_fields`].
     required: BTreeSet<(String, String)>,
+    /// Operation ids given so far.
+    operation_ids: BTreeSet<String>,
 }
 
 impl Schemas {

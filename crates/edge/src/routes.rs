@@ -51,20 +51,34 @@ pub fn routes_from_descriptors(descriptor_set: &[u8]) -> Result<Vec<Route>, Rout
             let Value::Message(rule) = options.get_extension(&http).into_owned() else {
                 continue;
             };
-            let Some((verb, path)) = binding(&rule) else {
-                continue;
+            // The rule, then its `additional_bindings` (one level, as the
+            // HttpRule documentation allows).
+            let additional = match rule.get_field_by_name("additional_bindings") {
+                Some(value) => match value.as_list() {
+                    Some(list) => list
+                        .iter()
+                        .filter_map(|v| v.as_message().cloned())
+                        .collect(),
+                    None => Vec::new(),
+                },
+                None => Vec::new(),
             };
-            if path.contains('{') {
-                return Err(RouteError::TemplatedPath(path));
+            for rule in std::iter::once(rule).chain(additional) {
+                let Some((verb, path)) = binding(&rule) else {
+                    continue;
+                };
+                if path.contains('{') {
+                    return Err(RouteError::TemplatedPath(path));
+                }
+                routes.push(Route {
+                    method: verb,
+                    path,
+                    grpc_path: format!("/{}/{}", service.full_name(), method.name()),
+                    input: method.input(),
+                    output: method.output(),
+                    body: string_field(&rule, "body"),
+                });
             }
-            routes.push(Route {
-                method: verb,
-                path,
-                grpc_path: format!("/{}/{}", service.full_name(), method.name()),
-                input: method.input(),
-                output: method.output(),
-                body: string_field(&rule, "body"),
-            });
         }
     }
     Ok(routes)
@@ -114,6 +128,7 @@ mod tests {
             ("POST", "/api/v1/sessions/logout", "LogoutSession"),
             ("POST", "/api/v1/login", "Login"),
             ("POST", "/api/v1/logout", "Logout"),
+            ("GET", "/api/v1/logout", "Logout"),
         ]
         .iter()
         .map(|(m, p, rpc)| (m.to_string(), p.to_string(), format!("{service}{rpc}")))

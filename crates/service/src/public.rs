@@ -131,8 +131,10 @@ impl SessionService {
         .await
     }
 
-    /// Logs out anyone's active session (`sessions/logout`), recording the
-    /// caller as `logoutBy` and emitting a force-logout event.
+    /// Logs out anyone's session (`sessions/logout`), recording the caller as
+    /// `logoutBy` and emitting a force-logout event. A session already logged
+    /// out answers the same and keeps its first `logoutAt`/`logoutBy`, as
+    /// Rocket.Chat answers 200 for it too.
     pub async fn logout_session(
         &self,
         caller: &Caller,
@@ -143,7 +145,11 @@ impl SessionService {
             caller,
             params,
             async |ctx, p| {
-                let found = self.active_session(&p.session_id).await?;
+                let found = self
+                    .repo()
+                    .find_session(&p.session_id)
+                    .await?
+                    .ok_or(DomainError::SessionNotFound)?;
                 self.end_session(&found.session, &ctx.user.id, EventKind::ForceLogout)
                     .await?;
                 Ok(found.session.session_id)

@@ -128,7 +128,13 @@ fn checked_in_document_is_current() {
 #[test]
 fn every_route_has_a_policy_naming_real_fields() {
     let routes = routes_from_descriptors(FILE_DESCRIPTOR_SET).unwrap();
-    assert_eq!(routes.len(), endpoints::ENDPOINTS.len());
+    for policy in endpoints::ENDPOINTS {
+        assert!(
+            routes.iter().any(|r| r.grpc_path == policy.grpc_path()),
+            "{} has no route",
+            policy.rpc
+        );
+    }
     for route in &routes {
         let policy = endpoint(route).unwrap();
         for name in policy.required {
