@@ -137,6 +137,20 @@ async fn a_streaming_call_keeps_its_http2_connection_past_the_idle_timeout() {
     assert_eq!(goaway.map(|(code, _)| code), Some(0));
 }
 
+/// An anonymous stream (health Watch needs no credential and answers its
+/// headers at once) must not pin a connection: only the credentialed event
+/// watch is long-lived.
+#[tokio::test]
+async fn an_anonymous_stream_does_not_keep_its_connection_from_idling() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.idle_connection_timeout_secs = 1).await;
+    let mut h2 = RawH2::connect(app.addr).await;
+    // HealthCheckRequest { service: "" } is the empty message.
+    h2.grpc(1, "/grpc.health.v1.Health/Watch", "", &[]).await;
+    let goaway = h2.goaway_within(GENEROUS, Some(1)).await;
+    eprintln!("HTTP/2 connection with an anonymous stream: GOAWAY after {goaway:?}");
+    assert_eq!(goaway.map(|(code, _)| code), Some(0));
+}
+
 #[tokio::test]
 async fn impossible_connection_limits_stop_the_start_naming_the_key() {
     for (config, key) in [

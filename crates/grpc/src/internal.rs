@@ -47,6 +47,11 @@ async fn answer<T, R>(
         .map_err(to_status)
 }
 
+/// Marks a response whose stream may rightly stay open for long: the
+/// listener keeps such a connection from idling, and no other.
+#[derive(Debug, Clone, Copy)]
+pub struct LongLivedStream;
+
 fn non_empty(value: String) -> Option<String> {
     Some(value).filter(|v| !v.is_empty())
 }
@@ -299,6 +304,8 @@ impl InternalSessionsService for InternalApi {
                 Err(err) => Err(to_status(err)),
             })
             .take_until(Box::pin(drained));
-        Ok(Response::new(Box::pin(stream)))
+        let mut response = Response::new(Box::pin(stream) as EventStream);
+        response.extensions_mut().insert(LongLivedStream);
+        Ok(response)
     }
 }

@@ -11,6 +11,6 @@ mod params;
 mod public;
 
 pub use credential::ServiceCredential;
-pub use internal::InternalApi;
+pub use internal::{InternalApi, LongLivedStream};
 pub use params::{ADDITIONAL, RestDecoding};
 pub use public::PublicApi;

@@ -3,19 +3,22 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
+/// The client an address stands for: IPv4 as is (mapped ones unmapped), IPv6
+/// as the first address of its /64 network.
+pub fn client_network(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+        v4 => v4,
+    }
+}
+
 /// The address a counter is kept under: IPv4 as is, IPv6 as its /64 network
 /// (`2001:db8:1:2::/64`). Anything that is no address is kept as given; the
 /// listener only ever resolves real addresses.
 pub(crate) fn address_key(ip: &str) -> String {
-    match ip.parse::<IpAddr>() {
-        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let network = u128::from(v6) & (u128::MAX << 64);
-                format!("{}/64", Ipv6Addr::from(network))
-            }
-        },
-        Ok(IpAddr::V4(v4)) => v4.to_string(),
+    match ip.parse::<IpAddr>().map(client_network) {
+        Ok(IpAddr::V6(network)) => format!("{network}/64"),
+        Ok(v4) => v4.to_string(),
         Err(_) => ip.to_owned(),
     }
 }

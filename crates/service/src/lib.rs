@@ -32,6 +32,7 @@ use std::sync::Arc;
 
 use sessions_domain::{Clock, Repository};
 
+pub use address::client_network;
 pub use auth::AuthContext;
 pub use config::{ServiceConfig, TwoFactorConfig};
 pub use events::WatchSettings;

@@ -78,6 +78,8 @@ impl Caps {
         let counted = if self.per_address == 0 || self.trusted.contains(peer) {
             None
         } else {
+            // An IPv6 client holds a whole /64: its addresses share one count.
+            let peer = sessions_service::client_network(peer);
             let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
             let count = live.entry(peer).or_insert(0);
             if *count >= self.per_address {
@@ -163,6 +165,26 @@ mod tests {
         drop(first);
         let third = caps.admit(permit(&caps).await, ip("10.0.0.1")).unwrap();
         drop((second, third, other));
+        assert!(caps.live.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_ipv6_64_is_one_address() {
+        let caps = Caps::new(10, 2, TrustedProxies::parse(&[]).unwrap());
+        let first = caps
+            .admit(permit(&caps).await, ip("2001:db8:1:2::1"))
+            .unwrap();
+        let second = caps
+            .admit(permit(&caps).await, ip("2001:db8:1:2:ffff::9"))
+            .unwrap();
+        assert!(
+            caps.admit(permit(&caps).await, ip("2001:db8:1:2::77"))
+                .is_none()
+        );
+        let neighbour = caps
+            .admit(permit(&caps).await, ip("2001:db8:1:3::1"))
+            .unwrap();
+        drop((first, second, neighbour));
         assert!(caps.live.lock().unwrap().is_empty());
     }
 

@@ -71,19 +71,17 @@ impl Drop for InFlight {
     }
 }
 
-/// A response body that keeps its request in flight while it streams, so a
-/// server-streaming call (WatchSessionEvents) is never taken for idle.
+/// A response body that can keep its request in flight while it streams, so
+/// a long-lived server-streaming call (WatchSessionEvents) is never taken for
+/// idle; without it the request ends when its response head is ready.
 pub(super) struct TrackedBody {
     inner: Body,
     in_flight: Option<InFlight>,
 }
 
 impl TrackedBody {
-    pub(super) fn new(inner: Body, in_flight: InFlight) -> Self {
-        Self {
-            inner,
-            in_flight: Some(in_flight),
-        }
+    pub(super) fn new(inner: Body, in_flight: Option<InFlight>) -> Self {
+        Self { inner, in_flight }
     }
 }
 

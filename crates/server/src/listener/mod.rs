@@ -24,6 +24,7 @@ use self::{
     connection::{Activity, Timeouts, TrackedBody, stopped},
 };
 use crate::client::TrustedProxies;
+use sessions_grpc::LongLivedStream;
 
 /// Connection limits of the main listener.
 #[derive(Debug, Clone)]
@@ -119,7 +120,15 @@ pub(crate) async fn serve(
             let response = app.clone().oneshot(request.map(Body::new));
             async move {
                 let response = response.await?;
-                Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, in_flight)))
+                // Only a stream the handler marked long-lived (the internal
+                // API's event watch, behind the service credential) keeps its
+                // connection from idling: an anonymous stream (health Watch,
+                // reflection, a body a zero flow-control window never lets
+                // finish) must not pin a connection past the idle timeout.
+                let long_lived = response.extensions().get::<LongLivedStream>().is_some();
+                Ok::<_, Infallible>(
+                    response.map(|body| TrackedBody::new(body, long_lived.then_some(in_flight))),
+                )
             }
         });
         let connection = builder
