@@ -57,8 +57,8 @@ pub(crate) async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        // hyper's floor for the HTTP/1 buffer is 8 KiB.
-        .max_buf_size(limits.max_header_bytes.max(8192));
+        // hyper panics below 8 KiB; the configuration refuses smaller values.
+        .max_buf_size(limits.max_header_bytes);
     builder
         .http2()
         .timer(TokioTimer::new())
