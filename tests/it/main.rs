@@ -29,6 +29,7 @@ mod attempt_store;
 mod binary;
 mod brute_force;
 mod cli;
+mod config;
 mod connections;
 mod descriptors;
 mod faults;
