@@ -19,13 +19,17 @@ def fail(where: str, message: str) -> None:
 
 
 def config_keys(repo: Path) -> set[str]:
-    # sessionsd refuses unknown SESSIONS_* variables (deny_unknown_fields), so
-    # a misspelt key in a ConfigMap would crash-loop every pod.
-    source = (repo / "crates/server/src/config.rs").read_text()
-    body = re.search(r"pub struct Config \{(.*?)\n\}", source, re.S)
+    # sessionsd refuses unknown SESSIONS_* variables, so a misspelt key in a
+    # ConfigMap would crash-loop every pod. The names come from the one table
+    # of variable -> nested key.
+    source = (repo / "crates/server/src/config/env.rs").read_text()
+    body = re.search(r"pub\(crate\) const ENV_KEYS: [^=]*= &\[(.*?)\n\];", source, re.S)
     if not body:
-        sys.exit("check_policy: struct Config not found in config.rs")
-    return {f"SESSIONS_{name.upper()}" for name in re.findall(r"pub (\w+):", body.group(1))}
+        sys.exit("check_policy: ENV_KEYS not found in crates/server/src/config/env.rs")
+    names = re.findall(r'\(\s*"([A-Z0-9_]+)",\s*"[a-z0-9_.]+",?\s*\)', body.group(1))
+    if not names:
+        sys.exit("check_policy: ENV_KEYS has no entries")
+    return {f"SESSIONS_{name}" for name in names}
 
 
 def env_names(pod: dict, maps: dict[str, dict]) -> dict[str, str]:
@@ -60,7 +64,7 @@ def check_pod(where: str, pod: dict, maps: dict[str, dict], keys: set[str]) -> d
     env = env_names(pod, maps)
     for var in env:
         if var.startswith("SESSIONS_") and var not in keys:
-            fail(where, f"{var} is not a sessionsd setting (crates/server/src/config.rs)")
+            fail(where, f"{var} is not a sessionsd setting (crates/server/src/config/env.rs)")
     return env
 
 

@@ -163,7 +163,7 @@ async fn password_fallback_and_remember_window(backend: Backend) {
 }
 
 async fn totp_codes_are_single_use_and_limited(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |c| c.two_factor_remember_secs = 0).await;
+    let app = TestApp::spawn_with(backend, |c| c.two_factor.remember_secs = 0).await;
     let id = app.create_user("boss", Some("pw"), &["admin"]).await;
     let secret = b"abcdefghijabcdefghij";
     let backup = app.enroll_totp(&id, secret).await;

@@ -20,6 +20,8 @@ pub(crate) struct Sessionsd {
 
 /// Set in the child's environment: run `sessionsd serve` instead of returning.
 const CHILD: &str = "SESSIONS_TEST_CHILD_PROCESS";
+/// The child runs this subcommand instead of `serve`.
+const CHILD_COMMAND: &str = "SESSIONS_TEST_CHILD_COMMAND";
 
 /// In the normal test run this returns at once; in a child started by
 /// [`Sessionsd::serve`] it is the `sessionsd serve` process.
@@ -28,7 +30,8 @@ fn child_process_entry() {
     if std::env::var_os(CHILD).is_none() {
         return;
     }
-    let code = sessions_server::process::run_process(["sessionsd", "serve"]);
+    let command = std::env::var(CHILD_COMMAND).unwrap_or_else(|_| "serve".to_owned());
+    let code = sessions_server::process::run_process(["sessionsd", command.as_str()]);
     std::process::exit(if code == std::process::ExitCode::SUCCESS {
         0
     } else {
@@ -48,8 +51,75 @@ impl Sessionsd {
         Self::start(env, Some(limit))
     }
 
+    /// Runs `sessionsd COMMAND` on a fresh SQLite file with `env` added, for
+    /// a process expected to end by itself (on a configuration it refuses,
+    /// say): answers its exit status and its stderr.
+    pub(crate) async fn run_to_exit(command: &str, env: &[(&str, String)]) -> (ExitStatus, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Self::command(&dir, env, None)
+            .env(CHILD_COMMAND, command)
+            .spawn()
+            .expect("the child process starts");
+        let mut stderr = child.stderr.take().unwrap();
+        let pid = child.id();
+        let waited = tokio::task::spawn_blocking(move || {
+            // stderr ends when the process does.
+            let mut log = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+            (child.wait().unwrap(), log)
+        });
+        match tokio::time::timeout(Duration::from_secs(30), waited).await {
+            Ok(done) => done.unwrap(),
+            Err(_) => {
+                // Not left serving after the test: it was meant to refuse.
+                let _ = Command::new("kill")
+                    .arg("-KILL")
+                    .arg(pid.to_string())
+                    .status();
+                panic!("sessionsd {command} did not exit within 30 s")
+            }
+        }
+    }
+
     fn start(env: &[(&str, String)], open_files: Option<u32>) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let mut child = Self::command(&dir, env, open_files)
+            .spawn()
+            .expect("the child process starts");
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        let log = Arc::new(Mutex::new(String::new()));
+        let writer = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let Some(address) = entry["fields"]["address"].as_str()
+                {
+                    let _ = address_tx.send(address.to_owned());
+                }
+                let mut log = writer.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let address = address_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("sessionsd announces its address");
+        Self {
+            child,
+            address,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// This test binary on [`child_process_entry`], with a SQLite file in
+    /// `dir` and `env` added.
+    fn command(
+        dir: &tempfile::TempDir,
+        env: &[(&str, String)],
+        open_files: Option<u32>,
+    ) -> Command {
         let exe = std::env::current_exe().unwrap();
         let mut command = match open_files {
             None => Command::new(exe),
@@ -84,32 +154,7 @@ impl Sessionsd {
         for (key, value) in env {
             command.env(key, value);
         }
-        let mut child = command.spawn().expect("the child process starts");
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        let (address_tx, address_rx) = std::sync::mpsc::channel();
-        let log = Arc::new(Mutex::new(String::new()));
-        let writer = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                if let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line)
-                    && let Some(address) = entry["fields"]["address"].as_str()
-                {
-                    let _ = address_tx.send(address.to_owned());
-                }
-                let mut log = writer.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let address = address_rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("sessionsd announces its address");
-        Self {
-            child,
-            address,
-            log,
-            _dir: dir,
-        }
+        command
     }
 
     pub(crate) fn pid(&self) -> u32 {

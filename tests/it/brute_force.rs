@@ -57,9 +57,9 @@ async fn fail_twice(app: &TestApp, user: &str) {
 async fn blocking_follows_rocket_chats_failed_login_test(backend: Backend) {
     // Rocket.Chat's test: 2 failures block a user for 3 s, 4 an address for 8 s.
     let by_user = TestApp::spawn_with(backend, |c| {
-        c.login_failures_per_user = 2;
-        c.login_failure_window_secs = 3;
-        c.login_failures_per_address = 0;
+        c.limits.login.failures_per_user = 2;
+        c.limits.login.user_window_secs = 3;
+        c.limits.login.failures_per_address = 0;
     })
     .await;
     let app = &by_user;
@@ -99,10 +99,10 @@ async fn blocking_follows_rocket_chats_failed_login_test(backend: Backend) {
     assert_eq!(login(app, "u5", "pw", None).await, (401, blocked("user")));
 
     let by_address = TestApp::spawn_with(backend, |c| {
-        c.login_failures_per_user = 2;
-        c.login_failure_window_secs = 3;
-        c.login_failures_per_address = 4;
-        c.login_failure_address_window_secs = 8;
+        c.limits.login.failures_per_user = 2;
+        c.limits.login.user_window_secs = 3;
+        c.limits.login.failures_per_address = 4;
+        c.limits.login.address_window_secs = 8;
     })
     .await;
     let app = &by_address;
@@ -148,8 +148,8 @@ fn tally(answers: Vec<(u16, Value)>) -> Vec<((u16, Value), usize)> {
 
 async fn a_burst_of_wrong_passwords_evaluates_at_most_the_limit(backend: Backend) {
     let per_user = TestApp::spawn_with(backend, |c| {
-        c.login_failures_per_user = 10;
-        c.login_failures_per_address = 0;
+        c.limits.login.failures_per_user = 10;
+        c.limits.login.failures_per_address = 0;
     })
     .await;
     per_user.create_user("rod", Some("pw"), &["user"]).await;
@@ -160,8 +160,8 @@ async fn a_burst_of_wrong_passwords_evaluates_at_most_the_limit(backend: Backend
     );
 
     let per_address = TestApp::spawn_with(backend, |c| {
-        c.login_failures_per_user = 0;
-        c.login_failures_per_address = 10;
+        c.limits.login.failures_per_user = 0;
+        c.limits.login.failures_per_address = 10;
     })
     .await;
     let names: Vec<String> = (0..60).map(|n| format!("nobody-{n}")).collect();
@@ -182,7 +182,7 @@ fn code_error(error: &str, error_type: &str, method: &str, available: &[&str]) -
 }
 
 async fn a_burst_of_wrong_codes_evaluates_at_most_the_limit(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |c| c.login_failures_per_user = 100).await;
+    let app = TestApp::spawn_with(backend, |c| c.limits.login.failures_per_user = 100).await;
     app.create_user("boss", Some("pw"), &["admin"]).await;
     let boss = app.login("boss", "pw").await;
     let path = format!("/api/v1/sessions/info.admin?sessionId={}", boss.session_id);
@@ -282,9 +282,9 @@ async fn a_burst_of_wrong_codes_evaluates_at_most_the_limit(backend: Backend) {
 
 async fn the_owner_logs_in_from_a_known_address_while_strangers_fail(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| {
-        c.trusted_proxies = vec!["127.0.0.1".to_owned()];
-        c.login_failures_per_user = 10;
-        c.login_failures_per_address = 3;
+        c.listener.trusted_proxies = vec!["127.0.0.1".to_owned()];
+        c.limits.login.failures_per_user = 10;
+        c.limits.login.failures_per_address = 3;
     })
     .await;
     app.create_user("owner", Some("pw"), &["user"]).await;

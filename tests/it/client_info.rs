@@ -45,7 +45,7 @@ on_both_databases!(
 
 async fn forwarded_for_lines_are_walked_from_the_right(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| {
-        c.trusted_proxies = vec!["127.0.0.1".into(), "10.0.0.0/8".into()];
+        c.listener.trusted_proxies = vec!["127.0.0.1".into(), "10.0.0.0/8".into()];
     })
     .await;
     app.create_user("rod", Some("pw"), &["user"]).await;
@@ -73,7 +73,10 @@ async fn forwarded_for_lines_are_walked_from_the_right(backend: Backend) {
         assert_eq!(ip, json!(client), "{lines:?}");
     }
     // The peer is not trusted: nothing it forwards is believed.
-    let app = TestApp::spawn_with(backend, |c| c.trusted_proxies = vec!["10.0.0.0/8".into()]).await;
+    let app = TestApp::spawn_with(backend, |c| {
+        c.listener.trusted_proxies = vec!["10.0.0.0/8".into()]
+    })
+    .await;
     app.create_user("rod", Some("pw"), &["user"]).await;
     let (_, ip, _) = login_with(&app, &[(xff, "6.6.6.6"), (xff, "203.0.113.7")]).await;
     assert_eq!(ip, json!("127.0.0.1"));

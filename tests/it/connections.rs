@@ -18,7 +18,10 @@ async fn connect(app: &TestApp) -> TcpStream {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_over_the_per_address_cap_is_closed_at_once() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.max_connections_per_address = 4).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.listener.max_connections_per_address = 4
+    })
+    .await;
     let mut held = Vec::new();
     for _ in 0..4 {
         held.push(connect(&app).await);
@@ -66,8 +69,8 @@ async fn a_connection_over_the_per_address_cap_is_closed_at_once() {
 async fn a_trusted_proxy_is_not_capped_per_address() {
     // In Kubernetes every client may arrive from the ingress's address.
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.max_connections_per_address = 4;
-        c.trusted_proxies = vec!["127.0.0.1".into()];
+        c.listener.max_connections_per_address = 4;
+        c.listener.trusted_proxies = vec!["127.0.0.1".into()];
     })
     .await;
     let mut streams = Vec::new();
@@ -82,8 +85,8 @@ async fn a_trusted_proxy_is_not_capped_per_address() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_the_total_cap_a_connection_waits_for_a_free_slot() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.max_connections = 2;
-        c.max_connections_per_address = 0;
+        c.listener.max_connections = 2;
+        c.listener.max_connections_per_address = 0;
     })
     .await;
     let first = connect(&app).await;
@@ -100,7 +103,10 @@ async fn over_the_total_cap_a_connection_waits_for_a_free_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_http2_connection_gets_goaway() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.idle_connection_timeout_secs = 1).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.listener.idle_connection_timeout_secs = 1
+    })
+    .await;
     let mut h2 = RawH2::connect(app.addr).await;
     h2.get(1, "/api/v1/no-such-route").await;
     h2.finish(1).await;
@@ -116,7 +122,10 @@ async fn an_idle_http2_connection_gets_goaway() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streaming_call_keeps_its_http2_connection_past_the_idle_timeout() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.idle_connection_timeout_secs = 1).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.listener.idle_connection_timeout_secs = 1
+    })
+    .await;
     let mut h2 = RawH2::connect(app.addr).await;
     // WatchSessionEvents { after_cursor: 0 } is the empty message.
     h2.grpc(
@@ -142,7 +151,10 @@ async fn a_streaming_call_keeps_its_http2_connection_past_the_idle_timeout() {
 /// watch is long-lived.
 #[tokio::test]
 async fn an_anonymous_stream_does_not_keep_its_connection_from_idling() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.idle_connection_timeout_secs = 1).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.listener.idle_connection_timeout_secs = 1
+    })
+    .await;
     let mut h2 = RawH2::connect(app.addr).await;
     // HealthCheckRequest { service: "" } is the empty message.
     h2.grpc(1, "/grpc.health.v1.Health/Watch", "", &[]).await;
@@ -153,22 +165,20 @@ async fn an_anonymous_stream_does_not_keep_its_connection_from_idling() {
 
 #[tokio::test]
 async fn impossible_connection_limits_stop_the_start_naming_the_key() {
-    for (config, key) in [
+    type Change = fn(&mut Config);
+    let cases: [(Change, &str); 2] = [
         (
-            Config {
-                max_connections: 0,
-                ..Config::default()
-            },
-            "max_connections",
+            |c| c.listener.max_connections = 0,
+            "listener.max_connections",
         ),
         (
-            Config {
-                idle_connection_timeout_secs: 0,
-                ..Config::default()
-            },
-            "idle_connection_timeout_secs",
+            |c| c.listener.idle_connection_timeout_secs = 0,
+            "listener.idle_connection_timeout_secs",
         ),
-    ] {
+    ];
+    for (change, key) in cases {
+        let mut config = Config::default();
+        change(&mut config);
         let refused = Server::build(&config).await.err().expect("refused");
         assert!(refused.to_string().contains(key), "{refused:#}");
     }

@@ -16,7 +16,7 @@ async fn admin_sql(sql: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_fails_fast_and_recovers() {
-    let app = TestApp::spawn_with(Backend::Postgres, |c| c.database_timeout_ms = 1000).await;
+    let app = TestApp::spawn_with(Backend::Postgres, |c| c.database.timeout_ms = 1000).await;
     let name = app.database.url().rsplit('/').next().unwrap().to_owned();
     app.create_user("rod", Some("pw"), &["user"]).await;
     let kept = app.login("rod", "pw").await;

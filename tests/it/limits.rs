@@ -8,7 +8,7 @@ use sessions_testkit::{Backend, TestApp, read};
 on_both_databases!(requests_over_the_limit_get_429);
 
 async fn requests_over_the_limit_get_429(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |c| c.rate_limit_requests = 3).await;
+    let app = TestApp::spawn_with(backend, |c| c.limits.rate_limit.requests = 3).await;
     app.create_user("rod", Some("pw"), &["user"]).await;
     app.create_user("boss", Some("pw"), &["admin"]).await;
     let rod = app.login("rod", "pw").await;

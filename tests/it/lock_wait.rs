@@ -56,7 +56,7 @@ fn assert_bounded(what: &str, took: Duration, answer: (u16, serde_json::Value), 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_sqlite_file_answers_503_within_the_timeout() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.database_timeout_ms = TIMEOUT_MS).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.database.timeout_ms = TIMEOUT_MS).await;
     app.create_user("rod", Some("pw"), &["user"]).await;
     // Warm: the pool holds its connections and the user row is readable.
     app.login("rod", "pw").await;

@@ -103,7 +103,7 @@ async fn shutdown_drains_event_streams(backend: Backend) {
 /// Readiness reports a database that went away, while liveness stays green.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_fails_when_the_database_is_gone() {
-    let app = TestApp::spawn_with(Backend::Postgres, |c| c.database_timeout_ms = 500).await;
+    let app = TestApp::spawn_with(Backend::Postgres, |c| c.database.timeout_ms = 500).await;
     assert_eq!(
         read(app.http.get(app.admin_url("/readyz")).send().await.unwrap())
             .await

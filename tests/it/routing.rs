@@ -16,7 +16,7 @@ async fn send(app: &TestApp, method: Method, path: &str) -> reqwest::Response {
 }
 
 async fn unknown_paths_and_methods_answer_json(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |c| c.max_body_bytes = 1024).await;
+    let app = TestApp::spawn_with(backend, |c| c.listener.max_body_bytes = 1024).await;
     let (status, body) = read(send(&app, Method::GET, "/api/v1/nope").await).await;
     assert_eq!(
         (status, body),
@@ -98,8 +98,8 @@ async fn unknown_paths_and_methods_answer_json(backend: Backend) {
 async fn slow_and_oversized_clients_are_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.header_read_timeout_secs = 1;
-        c.max_header_bytes = 8192;
+        c.listener.header_read_timeout_secs = 1;
+        c.listener.max_header_bytes = 8192;
     })
     .await;
     // Half a request head, then silence: the server closes the connection.
@@ -151,7 +151,7 @@ async fn slow_and_oversized_clients_are_cut_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowed_origins_get_cors_headers() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.cors_allowed_origins = vec!["https://chat.example.com".into()]
+        c.listener.cors_allowed_origins = vec!["https://chat.example.com".into()]
     })
     .await;
     let preflight = app

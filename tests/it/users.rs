@@ -17,7 +17,10 @@ on_both_databases!(
 
 async fn totp_secrets_are_sealed_at_rest(backend: Backend) {
     let key = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
-    let app = TestApp::spawn_with(backend, |c| c.totp_encryption_key = Some(key.into())).await;
+    let app = TestApp::spawn_with(backend, |c| {
+        c.two_factor.totp_encryption_key = Some(key.into())
+    })
+    .await;
     let id = app.create_user("kim", Some("pw"), &["user"]).await;
     let secret = b"12345678901234567890";
     app.enroll_totp(&id, secret).await;

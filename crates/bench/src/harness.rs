@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use serde::Serialize;
-use sessions_server::Config;
+use sessions_server::{Config, LogFormat};
 
 use crate::{
     ceilings::{self, BarePool},
@@ -101,18 +101,18 @@ impl Settings {
     }
 
     pub(crate) fn server_config(&self, url: &str) -> Config {
-        Config {
-            listen: "127.0.0.1:0".to_owned(),
-            admin_listen: Some("127.0.0.1:0".to_owned()),
-            database_url: url.to_owned(),
-            database_max_connections: self.pool_size,
-            internal_api_token: Some(INTERNAL_TOKEN.to_owned()),
-            // One client address sends everything: the per-address limits
-            // would measure the limiter's 429s, not the service.
-            rate_limit_requests: 0,
-            log_format: "json".to_owned(),
-            ..Config::default()
-        }
+        let any_port = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut config = Config::default();
+        config.listener.listen = any_port;
+        config.listener.admin_listen = Some(any_port);
+        config.database.url = url.to_owned();
+        config.database.max_connections = self.pool_size;
+        config.internal_api.token = Some(INTERNAL_TOKEN.to_owned());
+        // One client address sends everything: the per-address limits
+        // would measure the limiter's 429s, not the service.
+        config.limits.rate_limit.requests = 0;
+        config.telemetry.log_format = LogFormat::Json;
+        config
     }
 }
 

@@ -206,7 +206,7 @@ pub async fn child_main(kind: &str) -> anyhow::Result<()> {
         "server" => {
             let config: Config = serde_json::from_str(&std::env::var(CONFIG_ENV)?)?;
             // The same logging as `sessionsd`: JSON lines at info, to the log file.
-            let _telemetry = sessions_server::telemetry::init(&config.log_format);
+            let _telemetry = sessions_server::telemetry::init(config.telemetry.log_format);
             let server = Server::build(&config).await?;
             println!(
                 "{ADDR_PREFIX}{} {}",

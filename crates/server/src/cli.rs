@@ -104,6 +104,8 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    // Every command refuses a configuration `serve` would refuse.
+    config.validate()?;
     match command {
         Command::Serve => Server::build(config).await?.run(shutdown).await,
         Command::Migrate { down, steps } => migrate(config, down, steps).await,
@@ -119,7 +121,7 @@ pub async fn run(
 }
 
 async fn migrate(config: &Config, down: bool, steps: Option<u32>) -> anyhow::Result<()> {
-    let mut options = sessions_store::StoreOptions::new(config.database_url.clone());
+    let mut options = sessions_store::StoreOptions::new(config.database.url.clone());
     options.max_connections = 1;
     let store = sessions_store::Store::connect(&options)
         .await

@@ -32,14 +32,15 @@ use tokio::{net::TcpListener, sync::watch};
 use tower::ServiceExt;
 
 pub use client::TrustedProxies;
-pub use config::Config;
+pub use config::{Config, ConfigError, LogFormat};
 
 /// Opens the store the configuration names and applies migrations when asked.
 pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Store> {
-    let mut options = StoreOptions::new(config.database_url.clone());
-    options.max_connections = config.database_max_connections.max(1);
-    options.acquire_timeout = Duration::from_millis(config.database_timeout_ms);
-    options.connect_timeout = Duration::from_millis(config.database_timeout_ms);
+    let database = &config.database;
+    let mut options = StoreOptions::new(database.url.clone());
+    options.max_connections = database.max_connections;
+    options.acquire_timeout = Duration::from_millis(database.timeout_ms);
+    options.connect_timeout = Duration::from_millis(database.timeout_ms);
     let store = Store::connect(&options)
         .await
         .context("cannot open the database")?;
@@ -94,20 +95,22 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `config.listen` and `config.admin_listen` (port 0 picks a free
-    /// port) with the wall clock.
+    /// Binds `listener.listen` and `listener.admin_listen` (port 0 picks a
+    /// free port) with the wall clock.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         Self::build_with_clock(config, Arc::new(SystemClock)).await
     }
 
     /// As [`Server::build`], with the clock every expiry and TOTP check reads.
     pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        config.validate().map_err(anyhow::Error::msg)?;
+        config.validate()?;
+        let settings = &config.listener;
         // Compiling the user-agent regexes takes a moment; do it before serving.
         let warm_up = tokio::task::spawn_blocking(sessions_service::device::warm_up);
         let store = open_store(config, config.migrates_on_start()).await?;
         let service = build_service(config, store.clone(), clock, Arc::new(RandomIds))?;
-        let trusted = TrustedProxies::parse(&config.trusted_proxies).map_err(anyhow::Error::msg)?;
+        let trusted =
+            TrustedProxies::parse(&settings.trusted_proxies).map_err(anyhow::Error::msg)?;
         let (draining, draining_rx) = watch::channel(false);
 
         let (health, health_service) = tonic_health::server::health_reporter();
@@ -118,7 +121,7 @@ impl Server {
             .set_serving::<InternalSessionsServiceServer<InternalApi>>()
             .await;
         // tonic would take 4 MB messages: the REST body limit bounds gRPC too.
-        let message_limit = config.max_body_bytes;
+        let message_limit = settings.max_body_bytes;
         let public = SessionsServiceServer::new(PublicApi::new(service.clone()))
             .max_decoding_message_size(message_limit);
         let internal = InternalSessionsServiceServer::new(InternalApi::new(
@@ -127,7 +130,7 @@ impl Server {
             draining_rx,
         ))
         .max_decoding_message_size(message_limit);
-        let credential = ServiceCredential::new(config.internal_api_token.clone());
+        let credential = ServiceCredential::new(config.internal_api.token.clone());
         let grpc_routes = reflection::add_services(
             tonic::service::Routes::new(public)
                 .add_service(tonic::service::interceptor::InterceptedService::new(
@@ -141,7 +144,7 @@ impl Server {
         let edge = RestEdge::new(
             FILE_DESCRIPTOR_SET,
             grpc_routes.clone(),
-            config.max_body_bytes,
+            settings.max_body_bytes,
         )
         .context("cannot build REST routes from the proto annotations")?;
         let known = known_paths(&edge)?;
@@ -159,7 +162,7 @@ impl Server {
                 target.oneshot(request)
             }))
             .layer(middleware::from_fn_with_state(
-                Duration::from_secs(config.request_timeout_secs.max(1)),
+                Duration::from_secs(settings.request_timeout_secs),
                 observe::deadline,
             ))
             .layer(middleware::from_fn_with_state(known, observe::observe))
@@ -167,12 +170,11 @@ impl Server {
                 trusted.clone(),
                 client::attach_client_info,
             ))
-            .layer(cors(&config.cors_allowed_origins)?);
+            .layer(cors(&settings.cors_allowed_origins)?);
 
-        let listener = listener::bind(&config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let admin_listener = bind_admin(config.admin_listen.as_deref()).await?;
+        let listener = listener::bind(settings.listen)
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let admin_listener = bind_admin(settings.admin_listen).await?;
         warm_up.await.context("user-agent parser warm-up")?;
         Ok(Self {
             listener,
@@ -184,17 +186,17 @@ impl Server {
             health,
             draining,
             limits: listener::ConnectionLimits {
-                header_read_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
-                max_header_bytes: config.max_header_bytes,
-                http2_keep_alive: Duration::from_secs(config.http2_keep_alive_secs.max(1)),
-                http2_max_streams: config.http2_max_streams.max(1),
-                idle_timeout: Duration::from_secs(config.idle_connection_timeout_secs),
-                max_connections: config.max_connections,
-                max_connections_per_address: config.max_connections_per_address,
+                header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs),
+                max_header_bytes: settings.max_header_bytes,
+                http2_keep_alive: Duration::from_secs(settings.http2_keep_alive_secs),
+                http2_max_streams: settings.http2_max_streams,
+                idle_timeout: Duration::from_secs(settings.idle_connection_timeout_secs),
+                max_connections: settings.max_connections,
+                max_connections_per_address: settings.max_connections_per_address,
                 trusted_proxies: trusted,
             },
-            event_retention: Duration::from_secs(config.event_retention_secs),
-            grace: Duration::from_secs(config.shutdown_grace_secs),
+            event_retention: Duration::from_secs(config.events.retention_secs),
+            grace: Duration::from_secs(settings.shutdown_grace_secs),
         })
     }
 
@@ -286,8 +288,8 @@ impl Server {
     }
 }
 
-/// The admin listener's socket; see [`Config::admin_listen`].
-async fn bind_admin(configured: Option<&str>) -> anyhow::Result<TcpListener> {
+/// The admin listener's socket; see [`config::ListenerSettings::admin_listen`].
+async fn bind_admin(configured: Option<SocketAddr>) -> anyhow::Result<TcpListener> {
     const DEFAULT: &str = "127.0.0.1:9090";
     match configured {
         Some(address) => TcpListener::bind(address)

@@ -24,7 +24,7 @@ pub fn run_process(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) 
     let config = match Config::load(args.config.as_deref()) {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("sessionsd: configuration: {err}");
+            eprintln!("sessionsd: {err}");
             return ExitCode::from(2);
         }
     };
@@ -39,7 +39,7 @@ pub fn run_process(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) 
         }
     };
     runtime.block_on(async {
-        let _telemetry = telemetry::init(&config.log_format);
+        let _telemetry = telemetry::init(config.telemetry.log_format);
         let mut stdout = std::io::stdout();
         match cli::run(args.command, &config, shutdown_signal(), &mut stdout).await {
             Ok(()) => ExitCode::SUCCESS,

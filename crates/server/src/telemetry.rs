@@ -9,6 +9,8 @@ use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
 use tracing_subscriber::{EnvFilter, Layer, filter::Targets, fmt, prelude::*};
 
+use crate::LogFormat;
+
 /// Flushes and stops span export when dropped.
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
@@ -27,13 +29,13 @@ impl Drop for TelemetryGuard {
 /// Installs the global subscriber. `RUST_LOG` picks log levels (default
 /// `info`); the span exporter has its own filter so `RUST_LOG` cannot switch
 /// tracing off by accident.
-pub fn init(log_format: &str) -> TelemetryGuard {
+pub fn init(log_format: LogFormat) -> TelemetryGuard {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = match log_format {
-        "json" => true,
-        "text" => false,
-        _ => !std::io::stderr().is_terminal(),
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
     let logs = if json {
         fmt::layer()

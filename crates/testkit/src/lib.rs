@@ -69,17 +69,16 @@ impl TestApp {
         clock: Arc<ManualClock>,
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
-        let mut config = Config {
-            listen: "127.0.0.1:0".to_owned(),
-            admin_listen: Some("127.0.0.1:0".to_owned()),
-            database_url: database.url().to_owned(),
-            migrate_on_start: Some(true),
-            internal_api_token: Some(INTERNAL_TOKEN.to_owned()),
-            database_max_connections: 5,
-            event_poll_interval_ms: 50,
-            instance_id: Some(INSTANCE_ID.to_owned()),
-            ..Config::default()
-        };
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut config = Config::default();
+        config.listener.listen = any_port;
+        config.listener.admin_listen = Some(any_port);
+        config.database.url = database.url().to_owned();
+        config.database.migrate_on_start = Some(true);
+        config.database.max_connections = 5;
+        config.internal_api.token = Some(INTERNAL_TOKEN.to_owned());
+        config.events.poll_interval_ms = 50;
+        config.sessions.instance_id = Some(INSTANCE_ID.to_owned());
         adjust(&mut config);
         let server = Server::build_with_clock(&config, clock.clone())
             .await

@@ -58,8 +58,8 @@ pub(crate) async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        // hyper's floor for the HTTP/1 buffer is 8 KiB.
-        .max_buf_size(limits.max_header_bytes.max(8192));
+        // hyper panics below 8 KiB; the configuration refuses smaller values.
+        .max_buf_size(limits.max_header_bytes);
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -149,27 +149,16 @@ pub(crate) async fn serve(
 /// waiting for a free slot.
 const ACCEPT_BACKLOG: u32 = 4096;
 
-/// Binds the main listener (the first address `address` resolves to) with a
-/// backlog deep enough to hold clients waiting for a connection slot.
-pub(crate) async fn bind(address: &str) -> std::io::Result<TcpListener> {
-    let mut last_error = None;
-    for resolved in tokio::net::lookup_host(address).await? {
-        let socket = if resolved.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()?
-        } else {
-            tokio::net::TcpSocket::new_v6()?
-        };
-        // As std's bind: a restart need not wait out TIME_WAIT.
-        socket.set_reuseaddr(true)?;
-        match socket.bind(resolved) {
-            Ok(()) => return socket.listen(ACCEPT_BACKLOG),
-            Err(err) => last_error = Some(err),
-        }
-    }
-    Err(last_error.unwrap_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::AddrNotAvailable,
-            format!("{address} resolves to no address"),
-        )
-    }))
+/// Binds the main listener with a backlog deep enough to hold clients
+/// waiting for a connection slot.
+pub(crate) fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std's bind: a restart need not wait out TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(ACCEPT_BACKLOG)
 }

@@ -1,0 +1,475 @@
+//! Refusing a configuration that cannot run, before anything starts: every
+//! count, size and duration either has a documented "0: off" or must be
+//! positive, and every address, CIDR, origin and key must parse. Each problem
+//! names its key by TOML path and environment variable.
+
+use std::fmt;
+
+use sessions_service::SecretSealer;
+
+use super::{Config, ConfigError, env};
+use crate::client::TrustedProxies;
+
+/// The problems found so far.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn refuse(&mut self, path: &str, why: impl fmt::Display) {
+        self.0.push(format!("{} {why}", env::describe(path)));
+    }
+
+    /// `value` must be at least `min`: below it the setting cannot work, and
+    /// 0 does not mean "off" for it.
+    fn at_least(&mut self, path: &str, value: u64, min: u64, because: &str) {
+        if value < min {
+            self.refuse(
+                path,
+                format_args!("is {value}; it must be at least {min}: {because}"),
+            );
+        }
+    }
+}
+
+impl Config {
+    /// Refuses values that cannot work, naming every bad key, instead of
+    /// quietly clamping them. `Config::load` runs it; so do `Server::build`
+    /// and every CLI command, for configurations built in code.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Problems::default();
+        self.validate_listener(&mut problems);
+        self.validate_database(&mut problems);
+        self.validate_sessions(&mut problems);
+        self.validate_two_factor(&mut problems);
+        self.validate_limits(&mut problems);
+        self.validate_events(&mut problems);
+        if problems.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::new(problems.0))
+        }
+    }
+
+    fn validate_listener(&self, problems: &mut Problems) {
+        let l = &self.listener;
+        problems.at_least(
+            "listener.request_timeout_secs",
+            l.request_timeout_secs,
+            1,
+            "every request would time out at once",
+        );
+        problems.at_least(
+            "listener.header_read_timeout_secs",
+            l.header_read_timeout_secs,
+            1,
+            "every connection would be closed before its first request",
+        );
+        problems.at_least(
+            "listener.max_header_bytes",
+            l.max_header_bytes as u64,
+            8192,
+            "the HTTP/1 read buffer cannot be smaller",
+        );
+        problems.at_least(
+            "listener.max_body_bytes",
+            l.max_body_bytes as u64,
+            1,
+            "no request body would be accepted",
+        );
+        problems.at_least(
+            "listener.http2_keep_alive_secs",
+            l.http2_keep_alive_secs,
+            1,
+            "HTTP/2 pings need an interval",
+        );
+        problems.at_least(
+            "listener.http2_max_streams",
+            u64::from(l.http2_max_streams),
+            1,
+            "no HTTP/2 request could be sent",
+        );
+        problems.at_least(
+            "listener.max_connections",
+            u64::from(l.max_connections),
+            1,
+            "no connection would be accepted",
+        );
+        problems.at_least(
+            "listener.idle_connection_timeout_secs",
+            l.idle_connection_timeout_secs,
+            1,
+            "every connection would be ended at once",
+        );
+        for entry in &l.trusted_proxies {
+            if let Err(why) = TrustedProxies::parse(std::slice::from_ref(entry)) {
+                problems.refuse(
+                    "listener.trusted_proxies",
+                    format_args!("has {why}: expected an IP address or a CIDR block"),
+                );
+            }
+        }
+        let origins = &l.cors_allowed_origins;
+        if origins.len() > 1 && origins.iter().any(|o| o == "*") {
+            problems.refuse(
+                "listener.cors_allowed_origins",
+                "lists `*` beside other origins: `*` (any origin) must stand alone",
+            );
+        }
+        for origin in origins.iter().filter(|o| *o != "*") {
+            if let Err(why) = check_origin(origin) {
+                problems.refuse(
+                    "listener.cors_allowed_origins",
+                    format_args!("has {origin:?}: {why}"),
+                );
+            }
+        }
+    }
+
+    fn validate_database(&self, problems: &mut Problems) {
+        let d = &self.database;
+        // The URL itself is not repeated: it may carry a password.
+        let scheme = d.url.split_once(':').map(|(scheme, _)| scheme);
+        if !matches!(scheme, Some("sqlite" | "postgres" | "postgresql")) {
+            problems.refuse(
+                "database.url",
+                "is neither a sqlite:// nor a postgres:// URL",
+            );
+        }
+        problems.at_least(
+            "database.max_connections",
+            u64::from(d.max_connections),
+            1,
+            "no query could run",
+        );
+        problems.at_least(
+            "database.timeout_ms",
+            d.timeout_ms,
+            1,
+            "every wait for a connection would fail at once",
+        );
+    }
+
+    fn validate_sessions(&self, problems: &mut Problems) {
+        let s = &self.sessions;
+        problems.at_least(
+            "sessions.lifetime_secs",
+            s.lifetime_secs,
+            1,
+            "every login token would expire at once",
+        );
+        problems.at_least(
+            "sessions.list_max_count",
+            s.list_max_count,
+            1,
+            "a page must hold at least one entry",
+        );
+        problems.at_least(
+            "sessions.list_default_count",
+            s.list_default_count,
+            1,
+            "a page must hold at least one entry",
+        );
+        if s.list_max_count >= 1 && s.list_default_count > s.list_max_count {
+            problems.refuse(
+                "sessions.list_default_count",
+                format_args!(
+                    "is {}; it cannot exceed {} ({})",
+                    s.list_default_count,
+                    s.list_max_count,
+                    env::describe("sessions.list_max_count")
+                ),
+            );
+        }
+    }
+
+    fn validate_two_factor(&self, problems: &mut Problems) {
+        let t = &self.two_factor;
+        if t.totp_skew_steps < 0 {
+            problems.refuse(
+                "two_factor.totp_skew_steps",
+                format_args!(
+                    "is {}; it counts steps either side of now and cannot be negative",
+                    t.totp_skew_steps
+                ),
+            );
+        }
+        // The sealer's message names no key material.
+        if let Err(why) = SecretSealer::new(t.totp_encryption_key.as_deref()) {
+            problems.refuse(
+                "two_factor.totp_encryption_key",
+                format_args!("is bad: {why}"),
+            );
+        }
+    }
+
+    fn validate_limits(&self, problems: &mut Problems) {
+        // Login limits: every count and window has "0: off".
+        let r = &self.limits.rate_limit;
+        if r.requests > 0 {
+            problems.at_least(
+                "limits.rate_limit.window_secs",
+                r.window_secs,
+                1,
+                "a window of 0 cannot count requests (set limits.rate_limit.requests to 0 for no limit)",
+            );
+            problems.at_least(
+                "limits.rate_limit.memory_bytes",
+                r.memory_bytes as u64,
+                1,
+                "the limiter keeps its windows in memory (set limits.rate_limit.requests to 0 for no limit)",
+            );
+        }
+    }
+
+    fn validate_events(&self, problems: &mut Problems) {
+        let e = &self.events;
+        problems.at_least(
+            "events.retention_secs",
+            e.retention_secs,
+            1,
+            "events would be pruned before watchers read them",
+        );
+        problems.at_least(
+            "events.poll_interval_ms",
+            e.poll_interval_ms,
+            10,
+            "a shorter poll keeps the database busy",
+        );
+    }
+}
+
+/// A browser sends its origin as `scheme://host[:port]`, lower case, without
+/// a default port or a path; any other spelling would never match.
+fn check_origin(origin: &str) -> Result<(), String> {
+    if http::HeaderValue::from_str(origin).is_err() {
+        return Err("not a valid header value".to_owned());
+    }
+    let url = url::Url::parse(origin).map_err(|e| format!("not a URL ({e})"))?;
+    if url.host().is_none() {
+        return Err("expected scheme://host[:port]".to_owned());
+    }
+    if matches!(url.scheme(), "http" | "https") {
+        let canonical = url.origin().ascii_serialization();
+        if canonical != origin {
+            return Err(format!("a browser would send {canonical:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Applies `change` to the defaults and answers the problems.
+    fn refused(change: impl FnOnce(&mut Config)) -> Vec<String> {
+        let mut config = Config::default();
+        change(&mut config);
+        match config.validate() {
+            Ok(()) => Vec::new(),
+            Err(err) => err.problems().to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert_eq!(Config::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn impossible_values_are_refused_naming_the_key_and_its_variable() {
+        type Change = fn(&mut Config);
+        let cases: &[(&str, &str, Change)] = &[
+            (
+                "listener.request_timeout_secs",
+                "SESSIONS_REQUEST_TIMEOUT_SECS",
+                |c| c.listener.request_timeout_secs = 0,
+            ),
+            (
+                "listener.header_read_timeout_secs",
+                "SESSIONS_HEADER_READ_TIMEOUT_SECS",
+                |c| c.listener.header_read_timeout_secs = 0,
+            ),
+            (
+                "listener.max_header_bytes",
+                "SESSIONS_MAX_HEADER_BYTES",
+                |c| c.listener.max_header_bytes = 8191,
+            ),
+            ("listener.max_body_bytes", "SESSIONS_MAX_BODY_BYTES", |c| {
+                c.listener.max_body_bytes = 0
+            }),
+            (
+                "listener.http2_keep_alive_secs",
+                "SESSIONS_HTTP2_KEEP_ALIVE_SECS",
+                |c| c.listener.http2_keep_alive_secs = 0,
+            ),
+            (
+                "listener.http2_max_streams",
+                "SESSIONS_HTTP2_MAX_STREAMS",
+                |c| c.listener.http2_max_streams = 0,
+            ),
+            (
+                "listener.max_connections",
+                "SESSIONS_MAX_CONNECTIONS",
+                |c| c.listener.max_connections = 0,
+            ),
+            (
+                "listener.idle_connection_timeout_secs",
+                "SESSIONS_IDLE_CONNECTION_TIMEOUT_SECS",
+                |c| c.listener.idle_connection_timeout_secs = 0,
+            ),
+            (
+                "listener.trusted_proxies",
+                "SESSIONS_TRUSTED_PROXIES",
+                |c| c.listener.trusted_proxies = vec!["10.0.0.0/33".into()],
+            ),
+            (
+                "listener.trusted_proxies",
+                "SESSIONS_TRUSTED_PROXIES",
+                |c| c.listener.trusted_proxies = vec!["proxy.internal".into()],
+            ),
+            (
+                "listener.cors_allowed_origins",
+                "SESSIONS_CORS_ALLOWED_ORIGINS",
+                |c| c.listener.cors_allowed_origins = vec!["https://chat.example.com/".into()],
+            ),
+            (
+                "listener.cors_allowed_origins",
+                "SESSIONS_CORS_ALLOWED_ORIGINS",
+                |c| c.listener.cors_allowed_origins = vec!["chat.example.com".into()],
+            ),
+            (
+                "listener.cors_allowed_origins",
+                "SESSIONS_CORS_ALLOWED_ORIGINS",
+                |c| c.listener.cors_allowed_origins = vec!["*".into(), "https://a.example".into()],
+            ),
+            ("database.url", "SESSIONS_DATABASE_URL", |c| {
+                c.database.url = "mysql://db/sessions".into()
+            }),
+            (
+                "database.max_connections",
+                "SESSIONS_DATABASE_MAX_CONNECTIONS",
+                |c| c.database.max_connections = 0,
+            ),
+            ("database.timeout_ms", "SESSIONS_DATABASE_TIMEOUT_MS", |c| {
+                c.database.timeout_ms = 0
+            }),
+            (
+                "sessions.lifetime_secs",
+                "SESSIONS_SESSION_LIFETIME_SECS",
+                |c| c.sessions.lifetime_secs = 0,
+            ),
+            ("sessions.list_max_count", "SESSIONS_LIST_MAX_COUNT", |c| {
+                c.sessions.list_max_count = 0
+            }),
+            (
+                "sessions.list_default_count",
+                "SESSIONS_LIST_DEFAULT_COUNT",
+                |c| c.sessions.list_default_count = 0,
+            ),
+            (
+                "sessions.list_default_count",
+                "SESSIONS_LIST_DEFAULT_COUNT",
+                |c| c.sessions.list_default_count = 101,
+            ),
+            (
+                "two_factor.totp_skew_steps",
+                "SESSIONS_TOTP_SKEW_STEPS",
+                |c| c.two_factor.totp_skew_steps = -1,
+            ),
+            (
+                "two_factor.totp_encryption_key",
+                "SESSIONS_TOTP_ENCRYPTION_KEY",
+                |c| c.two_factor.totp_encryption_key = Some("c2hvcnQ=".into()),
+            ),
+            (
+                "limits.rate_limit.window_secs",
+                "SESSIONS_RATE_LIMIT_WINDOW_SECS",
+                |c| c.limits.rate_limit.window_secs = 0,
+            ),
+            (
+                "limits.rate_limit.memory_bytes",
+                "SESSIONS_RATE_LIMIT_MEMORY_BYTES",
+                |c| c.limits.rate_limit.memory_bytes = 0,
+            ),
+            (
+                "events.retention_secs",
+                "SESSIONS_EVENT_RETENTION_SECS",
+                |c| c.events.retention_secs = 0,
+            ),
+            (
+                "events.poll_interval_ms",
+                "SESSIONS_EVENT_POLL_INTERVAL_MS",
+                |c| c.events.poll_interval_ms = 0,
+            ),
+            (
+                "events.poll_interval_ms",
+                "SESSIONS_EVENT_POLL_INTERVAL_MS",
+                |c| c.events.poll_interval_ms = 9,
+            ),
+        ];
+        for (path, variable, change) in cases {
+            let problems = refused(change);
+            assert_eq!(problems.len(), 1, "{path}: {problems:?}");
+            assert!(
+                problems[0].starts_with(&format!("{path} ({variable}) ")),
+                "{problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn zero_is_off_where_the_setting_says_so() {
+        type Change = fn(&mut Config);
+        let off: &[Change] = &[
+            |c| c.listener.shutdown_grace_secs = 0,
+            |c| c.listener.max_connections_per_address = 0,
+            |c| c.sessions.activity_throttle_secs = 0,
+            |c| c.two_factor.remember_secs = 0,
+            |c| c.two_factor.max_attempts = 0,
+            |c| c.two_factor.attempts_window_secs = 0,
+            |c| {
+                // No limit: its window and memory no longer matter.
+                c.limits.rate_limit.requests = 0;
+                c.limits.rate_limit.window_secs = 0;
+                c.limits.rate_limit.memory_bytes = 0;
+            },
+            |c| {
+                c.limits.login.failures_per_user = 0;
+                c.limits.login.user_window_secs = 0;
+                c.limits.login.failures_per_address = 0;
+                c.limits.login.address_window_secs = 0;
+            },
+        ];
+        for change in off {
+            assert_eq!(refused(change), Vec::<String>::new());
+        }
+    }
+
+    #[test]
+    fn good_lists_pass_and_every_problem_is_reported() {
+        assert!(
+            refused(|c| {
+                c.listener.trusted_proxies = vec!["10.0.0.0/8".into(), "::1".into()];
+                c.listener.cors_allowed_origins = vec![
+                    "https://chat.example.com".into(),
+                    "http://localhost:3000".into(),
+                ];
+                c.database.url = "postgresql://app@db/sessions".into();
+            })
+            .is_empty()
+        );
+        assert!(refused(|c| c.listener.cors_allowed_origins = vec!["*".into()]).is_empty());
+        let all = refused(|c| {
+            c.listener.max_connections = 0;
+            c.database.max_connections = 0;
+        });
+        assert_eq!(all.len(), 2, "{all:?}");
+    }
+
+    #[test]
+    fn a_bad_database_url_is_not_repeated() {
+        let problems = refused(|c| c.database.url = "mysql://app:pa55word@db/x".into());
+        assert!(!problems[0].contains("pa55word"), "{problems:?}");
+    }
+}
