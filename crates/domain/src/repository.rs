@@ -50,8 +50,9 @@ pub trait AttemptRepository: Send + Sync {
     /// Gives one reserved attempt back on each counter: the attempt turned out
     /// to be no failure (a right password that still needs its code).
     async fn release_attempts(&self, keys: &[AttemptKey]) -> DomainResult<()>;
-    /// Forgets these counters; `subject_wide` also forgets every counter of
-    /// the same kind and subject, whatever its address.
+    /// Forgets these counters, in the order given (give them in the order
+    /// `reserve_attempts` takes them); `subject_wide` also forgets every
+    /// counter of the same kind and subject, whatever its address.
     async fn clear_attempts(&self, keys: &[AttemptKey], subject_wide: bool) -> DomainResult<()>;
     /// Deletes counters whose last attempt is older than `before`; answers how many.
     async fn prune_attempts(&self, before: DateTime<Utc>) -> DomainResult<u64>;

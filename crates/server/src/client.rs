@@ -130,12 +130,14 @@ pub(crate) async fn attach_client_info(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| unmapped(info.0.ip()));
     let client_ip = peer.map(|peer| {
-        // A line that is not text is one unparseable hop: it stops the walk.
-        let lines = headers
+        // Bytes that are not text spoil only the hop they stand in: a line
+        // `garbage\xff, <client>` as a proxy appends it still names the client.
+        let lines: Vec<_> = headers
             .get_all("x-forwarded-for")
             .iter()
-            .map(|line| line.to_str().unwrap_or("\u{fffd}"));
-        trusted.client_ip(peer, lines)
+            .map(|line| String::from_utf8_lossy(line.as_bytes()))
+            .collect();
+        trusted.client_ip(peer, lines.iter().map(|line| line.as_ref()))
     });
     let ip_is_trusted_proxy = client_ip.is_some_and(|ip| trusted.contains(ip));
     let ip = client_ip.map(|ip| ip.to_string()).unwrap_or_default();
@@ -236,6 +238,13 @@ mod tests {
                 "{garbage:?}"
             );
         }
+        // A line with bytes that are not text, read lossily as the middleware
+        // reads it, spoils only its own hop.
+        let line = String::from_utf8_lossy(b"evil\xff, 203.0.113.7");
+        assert_eq!(
+            trusted.client_ip(ip("127.0.0.1"), [line.as_ref()]),
+            ip("203.0.113.7")
+        );
         // An untrusted hop right of the garbage is the client, as always.
         assert_eq!(
             trusted.client_ip(ip("127.0.0.1"), ["unknown, 203.0.113.7"]),

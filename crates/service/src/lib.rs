@@ -155,15 +155,28 @@ impl SessionService {
         else {
             return Ok(());
         };
-        if let Ok(ctx) = self.authenticate(caller).await
-            && self
-                .require_permission(&ctx.user, &limits.exempt_permission)
-                .await
-                .is_ok()
-        {
-            return Ok(());
+        // The exemption costs a token lookup: a caller found exempt is
+        // remembered for the window, and others get a lookup only for the
+        // first requests over the limit, so garbage tokens cannot turn the
+        // limiter into a database load.
+        if let (Some(user_id), Some(token)) = (&caller.user_id, &caller.auth_token) {
+            let credentials = format!("{user_id}\0{token}");
+            let windows = &self.inner.requests;
+            if windows.is_exempt(&address, route, &credentials) {
+                return Ok(());
+            }
+            if limited.count <= limits.requests.saturating_mul(2)
+                && let Ok(ctx) = self.authenticate(caller).await
+                && self
+                    .require_permission(&ctx.user, &limits.exempt_permission)
+                    .await
+                    .is_ok()
+            {
+                windows.remember_exempt(&address, route, &credentials);
+                return Ok(());
+            }
         }
         tracing::info!(ip = %caller.client.ip, route, "rate limited");
-        Err(limited)
+        Err(limited.error)
     }
 }

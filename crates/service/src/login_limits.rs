@@ -120,8 +120,9 @@ impl SessionService {
         attempt: LoginAttempt,
         user: &User,
     ) -> DomainResult<()> {
-        let mut cleared = vec![AttemptKey::new(AttemptKind::LoginOfUser, user.id.as_str())];
-        cleared.extend(attempt.address);
+        // Address first, as reservations take them.
+        let mut cleared: Vec<AttemptKey> = attempt.address.into_iter().collect();
+        cleared.push(AttemptKey::new(AttemptKind::LoginOfUser, user.id.as_str()));
         self.repo().clear_attempts(&cleared, true).await?;
         if let Some(address) = &attempt.known_candidate {
             self.repo()

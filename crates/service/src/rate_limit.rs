@@ -51,9 +51,40 @@ struct WindowState {
     /// Start of the window every entry belongs to, in Unix milliseconds.
     start_ms: i64,
     counts: HashMap<Digest, u32>,
-    /// Requests of keys that found the table full share this one count, so a
-    /// flood of new keys is limited as one client and no live window is evicted.
-    overflow: u32,
+    /// Requests of keys that found the table full share a count per network
+    /// (an IPv4 /16, an IPv6 /32) and route: a flood of new keys is limited as
+    /// one client per network, no live window is evicted, and a flood from
+    /// one network does not limit newcomers from every other.
+    overflow: HashMap<Digest, u32>,
+    /// When even the overflow table is full: one count for the rest.
+    last_resort: u32,
+    /// Callers over the limit found exempt in this window, by key and
+    /// credentials: their next requests skip the token lookup.
+    exempt: HashMap<Digest, Digest>,
+}
+
+/// The network a full table counts an address under: IPv4 /16, IPv6 /32.
+fn overflow_network(address: &str) -> String {
+    let ip = address.strip_suffix("/64").unwrap_or(address);
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => {
+            let [a, b, ..] = v4.octets();
+            format!("{a}.{b}.0.0/16")
+        }
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let network = u128::from(v6) & (u128::MAX << 96);
+            format!("{}/32", std::net::Ipv6Addr::from(network))
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// Why a request was refused, and how far over its window is: the caller
+/// checks an exemption only for the first few over the limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Limited {
+    pub(crate) error: DomainError,
+    pub(crate) count: u32,
 }
 
 impl RequestWindows {
@@ -89,7 +120,7 @@ impl RequestWindows {
         limit: u32,
         window: Duration,
         now: DateTime<Utc>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), Limited> {
         if limit == 0 {
             return Ok(());
         }
@@ -102,22 +133,32 @@ impl RequestWindows {
             // Every entry belongs to the window that just ended.
             state.counts.clear();
             state.counts.shrink_to(self.max_entries.min(1024));
-            state.overflow = 0;
+            state.overflow.clear();
+            state.last_resort = 0;
+            state.exempt.clear();
             state.start_ms = start;
         }
         let full = state.counts.len() >= self.max_entries;
+        let max_overflow = self.max_overflow();
+        let state = &mut *state;
         let count = match state.counts.get_mut(&digest) {
             Some(count) => count,
             None if !full => state.counts.entry(digest).or_insert(0),
             None => {
-                if state.overflow == 0 {
+                if state.overflow.is_empty() && state.last_resort == 0 {
                     tracing::warn!(
                         entries = self.max_entries,
-                        "rate-limit table full; new addresses share one window until it ends"
+                        "rate-limit table full; new addresses share a window per network until it ends"
                     );
                 }
                 metrics::counter!("sessions_rate_limit_overflow_total").increment(1);
-                &mut state.overflow
+                let network = self.digest(&overflow_network(address), route);
+                let room = state.overflow.len() < max_overflow;
+                match state.overflow.get_mut(&network) {
+                    Some(count) => count,
+                    None if room => state.overflow.entry(network).or_insert(0),
+                    None => &mut state.last_resort,
+                }
             }
         };
         *count = count.saturating_add(1);
@@ -125,13 +166,40 @@ impl RequestWindows {
             return Ok(());
         }
         let reset_at_ms = start.saturating_add(window_ms);
-        Err(DomainError::RateLimited {
-            limit,
-            retry_after_secs: u64::try_from(reset_at_ms - now_ms)
-                .unwrap_or(0)
-                .div_ceil(1000),
-            reset_at_ms,
+        Err(Limited {
+            error: DomainError::RateLimited {
+                limit,
+                retry_after_secs: u64::try_from(reset_at_ms - now_ms)
+                    .unwrap_or(0)
+                    .div_ceil(1000),
+                reset_at_ms,
+            },
+            count: *count,
         })
+    }
+
+    /// Whether these credentials were found exempt on this key in this window.
+    pub(crate) fn is_exempt(&self, address: &str, route: &str, credentials: &str) -> bool {
+        let key = self.digest(address, route);
+        let credentials = self.digest(credentials, "");
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.exempt.get(&key) == Some(&credentials)
+    }
+
+    /// Remembers, for the rest of this window, that these credentials are exempt.
+    pub(crate) fn remember_exempt(&self, address: &str, route: &str, credentials: &str) {
+        let key = self.digest(address, route);
+        let credentials = self.digest(credentials, "");
+        let max_exempt = self.max_overflow();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.exempt.len() < max_exempt {
+            state.exempt.insert(key, credentials);
+        }
+    }
+
+    /// The overflow table takes a sixteenth of the table's budget.
+    fn max_overflow(&self) -> usize {
+        (self.max_entries / 16).max(1)
     }
 
     #[cfg(test)]
@@ -164,10 +232,13 @@ mod tests {
         let err = windows.hit("a", "r", 3, MINUTE, at(10)).unwrap_err();
         assert_eq!(
             err,
-            DomainError::RateLimited {
-                limit: 3,
-                retry_after_secs: 50,
-                reset_at_ms: at(10).timestamp_millis() + 50_000
+            Limited {
+                error: DomainError::RateLimited {
+                    limit: 3,
+                    retry_after_secs: 50,
+                    reset_at_ms: at(10).timestamp_millis() + 50_000
+                },
+                count: 4,
             }
         );
         assert!(windows.hit("b", "r", 3, MINUTE, at(10)).is_ok());
@@ -177,29 +248,37 @@ mod tests {
     }
 
     #[test]
-    fn a_full_table_keeps_live_windows_and_limits_newcomers_together() {
+    fn a_full_table_keeps_live_windows_and_limits_newcomers_per_network() {
         let windows = RequestWindows::new(BYTES_PER_ENTRY * 4);
-        for _ in 0..2 {
-            assert!(windows.hit("victim", "r", 2, MINUTE, at(1)).is_ok());
-        }
+        let hit = |address: &str| windows.hit(address, "r", 2, MINUTE, at(1)).is_ok();
+        assert!(hit("192.0.2.1") && hit("192.0.2.1"));
         for n in 0..3 {
-            assert!(
-                windows
-                    .hit(&format!("flood-{n}"), "r", 2, MINUTE, at(1))
-                    .is_ok()
-            );
+            assert!(hit(&format!("203.0.113.{n}")));
         }
         assert_eq!(windows.entries(), 4);
         // The flood did not reset the victim's window.
-        assert!(windows.hit("victim", "r", 2, MINUTE, at(1)).is_err());
-        // Newcomers share the overflow window: two pass, the third is limited.
-        assert!(windows.hit("new-1", "r", 2, MINUTE, at(1)).is_ok());
-        assert!(windows.hit("new-2", "r", 2, MINUTE, at(1)).is_ok());
-        assert!(windows.hit("new-3", "r", 2, MINUTE, at(1)).is_err());
+        assert!(!hit("192.0.2.1"));
+        // Newcomers of the flood's /16 share one window: two pass, the third
+        // is limited...
+        assert!(hit("203.0.114.1") && hit("203.0.115.2"));
+        assert!(!hit("203.0.116.3"));
+        // ...and a newcomer elsewhere is not limited by them.
+        assert!(hit("2001:db8:1:2::/64"));
         assert_eq!(windows.entries(), 4);
         // The next window forgets everything.
-        assert!(windows.hit("new-3", "r", 2, MINUTE, at(1) + MINUTE).is_ok());
+        assert!(
+            windows
+                .hit("203.0.116.3", "r", 2, MINUTE, at(1) + MINUTE)
+                .is_ok()
+        );
         assert_eq!(windows.entries(), 1);
+    }
+
+    #[test]
+    fn overflow_networks_are_coarse() {
+        assert_eq!(overflow_network("203.0.113.9"), "203.0.0.0/16");
+        assert_eq!(overflow_network("2001:db8:1:2::/64"), "2001:db8::/32");
+        assert_eq!(overflow_network(""), "");
     }
 
     #[test]

@@ -136,25 +136,28 @@ impl AttemptRepository for Store {
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn clear_attempts(&self, keys: &[AttemptKey], subject_wide: bool) -> DomainResult<()> {
-        let mut any = sea_orm::Condition::any();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        // Key by key, in the order given (the order reservations lock them
+        // in): one DELETE over all of them would lock rows in whatever order
+        // its plan visits them, and deadlock against a concurrent reservation.
+        let txn = self.begin_write().await.map_err(map_db_error)?;
         for key in keys {
-            any = any.add(if subject_wide {
+            let filter = if subject_wide {
                 sea_orm::Condition::all()
                     .add(attempt_counters::Column::Kind.eq(key.kind.as_str()))
                     .add(attempt_counters::Column::Subject.eq(key.subject.as_str()))
             } else {
                 key_filter(key)
-            });
+            };
+            attempt_counters::Entity::delete_many()
+                .filter(filter)
+                .exec(&txn)
+                .await
+                .map_err(map_db_error)?;
         }
-        if keys.is_empty() {
-            return Ok(());
-        }
-        attempt_counters::Entity::delete_many()
-            .filter(any)
-            .exec(&self.db)
-            .await
-            .map_err(map_db_error)?;
-        Ok(())
+        txn.commit().await.map_err(map_db_error)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
