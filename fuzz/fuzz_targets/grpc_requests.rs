@@ -1,6 +1,6 @@
 //! The gRPC request surface: any bytes, decoded as a public RPC's request the
 //! way tonic decodes them, go through the service's own handlers on an
-//! in-memory SQLite store. Every answer is a success or a documented error:
+//! SQLite store. Every answer is a success or a documented error:
 //! never a panic, never INTERNAL (a 2 MiB filter once reached SQLite and came
 //! back "LIKE or GLOB pattern too complex"), and a string past its bound is
 //! refused as invalid-params before it reaches storage.
@@ -39,9 +39,11 @@ fn world() -> &'static World {
             .build()
             .expect("runtime");
         let (api, user_id) = runtime.block_on(async {
-            // One connection: every connection to `:memory:` is its own database.
-            let mut options = StoreOptions::new("sqlite::memory:");
-            options.max_connections = 1;
+            // A file, not `:memory:`: the store opens a connection of its own
+            // for writes, and each `:memory:` connection is its own database.
+            let path = std::env::temp_dir().join(format!("sessions-fuzz-{}.db", std::process::id()));
+            let _ = std::fs::remove_file(&path);
+            let options = StoreOptions::new(format!("sqlite://{}", path.display()));
             let store = Store::connect(&options).await.expect("store");
             store.migrate().await.expect("migrations");
             let config = ServiceConfig {

@@ -42,6 +42,7 @@ mod limits;
 mod listing;
 mod lock_wait;
 mod login;
+mod login_guard;
 mod logout;
 mod operations;
 mod password_change;

@@ -78,6 +78,16 @@ pub trait AttemptRepository: Send + Sync {
 pub trait SessionRepository: Send + Sync {
     /// Stores a session and its `created` event in one transaction.
     async fn insert_session(&self, session: &Session, event: &NewEvent) -> DomainResult<()>;
+    /// As `insert_session`, for a password login: only while the owner's
+    /// password hash is still the one the login verified, so a login racing
+    /// a password change cannot keep a session the change did not see.
+    /// False, with nothing written, when the hash has changed.
+    async fn insert_login_session(
+        &self,
+        session: &Session,
+        event: &NewEvent,
+        verified_password_hash: &str,
+    ) -> DomainResult<bool>;
     /// The session owning this token hash and its owner, in one indexed
     /// lookup joined to the user's primary key: the hot path of every request.
     async fn find_login(&self, token_hash: &str) -> DomainResult<Option<(Session, User)>>;

@@ -80,7 +80,13 @@ impl SessionService {
         self.login_succeeded(attempt, &user).await?;
         let token = self.ids().login_token();
         let session = self
-            .open_session(&user, hash_login_token(&token), client, None)
+            .open_session(
+                &user,
+                hash_login_token(&token),
+                client,
+                None,
+                user.password_hash.as_deref(),
+            )
             .await?;
         Ok(LoginOutcome {
             user,

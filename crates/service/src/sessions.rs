@@ -23,12 +23,15 @@ pub struct NewSessionInput {
 impl SessionService {
     /// Builds and stores a session of `user` with the derived fields: device,
     /// roles, `mostImportantRole`, `searchTerm`, expiry.
+    /// `verified_password_hash`: the hash a password login checked; the
+    /// session is stored only while it is still the user's.
     pub(crate) async fn open_session(
         &self,
         user: &User,
         token_hash: String,
         client: &ClientInfo,
         instance_id: Option<String>,
+        verified_password_hash: Option<&str>,
     ) -> DomainResult<Session> {
         let now = self.now();
         let lifetime = Duration::from_std(self.config().session_lifetime)
@@ -64,7 +67,19 @@ impl SessionService {
             two_factor_trust: None,
         };
         let event = self.event(EventKind::Created, &session, None);
-        self.repo().insert_session(&session, &event).await?;
+        match verified_password_hash {
+            None => self.repo().insert_session(&session, &event).await?,
+            Some(hash) => {
+                if !self
+                    .repo()
+                    .insert_login_session(&session, &event, hash)
+                    .await?
+                {
+                    tracing::info!(user_id = %user.id, "login refused: the password changed meanwhile");
+                    return Err(DomainError::LoginFailed);
+                }
+            }
+        }
         tracing::info!(
             user_id = %session.user_id,
             session_id = %session.session_id,
@@ -103,7 +118,7 @@ impl SessionService {
             .await?
             .filter(|u| u.active)
             .ok_or(DomainError::NotFound("active user"))?;
-        self.open_session(&user, token_hash, &input.client, input.instance_id)
+        self.open_session(&user, token_hash, &input.client, input.instance_id, None)
             .await
     }
 

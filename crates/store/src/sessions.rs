@@ -18,7 +18,7 @@ use sessions_domain::{
 use crate::{
     Store,
     convert::{map_db_error, millis, session_from_row, session_to_row, user_from_row},
-    entities::{sessions, users},
+    entities::{known_addresses, sessions, users},
     events::append_event,
 };
 
@@ -161,6 +161,34 @@ impl SessionRepository for Store {
             .map_err(map_db_error)?;
         append_event(&txn, event).await?;
         txn.commit().await.map_err(map_db_error)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
+    async fn insert_login_session(
+        &self,
+        session: &Session,
+        event: &NewEvent,
+        verified_password_hash: &str,
+    ) -> DomainResult<bool> {
+        let txn = self.begin_write().await.map_err(map_db_error)?;
+        // PostgreSQL: the row lock orders this against a password change's
+        // update of the same row. SQLite: the write lock taken at BEGIN does.
+        let owner = users::Entity::find_by_id(session.user_id.as_str())
+            .lock_exclusive()
+            .one(&txn)
+            .await
+            .map_err(map_db_error)?;
+        if owner.and_then(|owner| owner.password_hash).as_deref() != Some(verified_password_hash) {
+            txn.rollback().await.map_err(map_db_error)?;
+            return Ok(false);
+        }
+        sessions::Entity::insert(session_to_row(session).into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(map_db_error)?;
+        append_event(&txn, event).await?;
+        txn.commit().await.map_err(map_db_error)?;
+        Ok(true)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
@@ -315,6 +343,13 @@ impl SessionRepository for Store {
         let ended =
             logout_user_sessions_in(&txn, user_id, keep_session_id, at, user_id, instance_id)
                 .await?;
+        // Where whoever knew the old password logged in from is no longer a
+        // place the owner is known at.
+        known_addresses::Entity::delete_many()
+            .filter(known_addresses::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await
+            .map_err(map_db_error)?;
         // The kept session must pass 2FA again, as every other one would.
         sessions::Entity::update_many()
             .col_expr(
