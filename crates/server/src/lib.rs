@@ -212,10 +212,6 @@ impl Server {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
-    pub fn service(&self) -> &SessionService {
-        &self.service
-    }
-
     /// Serves until `shutdown` resolves, then drains: health turns NOT_SERVING,
     /// event streams end, new connections are refused and in-flight requests get
     /// the grace period to finish.

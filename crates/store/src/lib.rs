@@ -161,10 +161,6 @@ impl Store {
         self.db.ping().await.map_err(map_db_error)
     }
 
-    pub fn connection(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
     /// Connections open, idle, and the pool's maximum.
     pub fn pool_stats(&self) -> PoolStats {
         match self.db.get_database_backend() {
