@@ -18,7 +18,7 @@ on_both_databases!(
 );
 
 fn unauthorized() -> Value {
-    json!({"status": "error", "error": "Unauthorized", "message": "Unauthorized"})
+    json!({"success": false, "error": "Unauthorized", "status": "error", "message": "Unauthorized"})
 }
 
 fn blocked(reason: &str) -> Value {

@@ -2,7 +2,7 @@
 
 use sessions_server::{
     Config,
-    cli::{self, AddUser, Command, UserCommand},
+    cli::{self, AddUser, Command, EmailArgs, UserCommand},
 };
 use sessions_testkit::{Backend, TestApp};
 
@@ -27,6 +27,10 @@ async fn operators_manage_users_from_the_binary(backend: Backend) {
             password: Some("pw".into()),
             roles: vec!["admin".into(), "user".into()],
             totp_secret: Some("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ".into()),
+            emails: EmailArgs {
+                unverified: vec![],
+                verified: vec![],
+            },
         })),
     )
     .await;

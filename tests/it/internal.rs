@@ -65,7 +65,11 @@ async fn internal_api_needs_the_service_credential(backend: Backend) {
         .collect();
     assert_eq!(
         ids,
-        vec!["logout-device-management", "view-device-management"]
+        vec![
+            "logout-device-management",
+            "logout-other-user",
+            "view-device-management"
+        ]
     );
     // No REST route reaches the internal service.
     let status = app

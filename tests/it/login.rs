@@ -39,8 +39,16 @@ async fn login_answers_token_and_me(backend: Backend) {
             json!({"status": "success", "data": {
                 "userId": id,
                 "authToken": token,
-                "me": {"_id": id, "username": "rod", "name": "rod name", "roles": ["user", "admin"]}
-            }})
+                "me": {
+                    "_id": id, "username": "rod", "name": "rod name", "roles": ["user", "admin"],
+                    "emails": [], "status": "offline", "statusConnection": "offline",
+                    "active": true,
+                    "settings": {"profile": {}, "preferences": {}},
+                    "avatarUrl": "http://localhost:3000/avatar/rod",
+                    "isOAuthUser": false,
+                    "services": {"password": {"exists": true}},
+                }
+            }, "success": true})
         );
     }
 }
@@ -48,8 +56,7 @@ async fn login_answers_token_and_me(backend: Backend) {
 async fn login_refuses_wrong_credentials(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("rod", Some("pw"), &["user"]).await;
-    let unauthorized =
-        json!({"status": "error", "error": "Unauthorized", "message": "Unauthorized"});
+    let unauthorized = json!({"success": false, "error": "Unauthorized", "status": "error", "message": "Unauthorized"});
     for body in [
         json!({"user": "rod", "password": "wrong"}),
         json!({"user": "nobody", "password": "pw"}),
@@ -57,7 +64,8 @@ async fn login_refuses_wrong_credentials(backend: Backend) {
     ] {
         assert_eq!(post_login(&app, body).await, (401, unauthorized.clone()));
     }
-    // A deactivated user cannot log in.
+    // A deactivated user cannot log in; Rocket.Chat's `validateLoginAttempt`
+    // says why once the password is right, and only then.
     let id = app.create_user("gone", Some("pw"), &["user"]).await;
     app.internal()
         .await
@@ -66,6 +74,19 @@ async fn login_refuses_wrong_credentials(backend: Backend) {
         .unwrap();
     assert_eq!(
         post_login(&app, json!({"user": "gone", "password": "pw"})).await,
+        (
+            401,
+            json!({
+                "success": false,
+                "error": "error-user-is-not-activated",
+                "status": "error",
+                "details": {"function": "Accounts.validateLoginAttempt"},
+                "message": "User is not activated",
+            })
+        )
+    );
+    assert_eq!(
+        post_login(&app, json!({"user": "gone", "password": "wrong"})).await,
         (401, unauthorized)
     );
 }
@@ -76,8 +97,22 @@ async fn login_of_totp_user_needs_a_fresh_code(backend: Backend) {
     let secret = b"12345678901234567890";
     let backup = app.enroll_totp(&id, secret).await;
 
-    let required = json!({"status": "error", "error": "totp-required", "message": "TOTP Required [totp-required]"});
-    let invalid = json!({"status": "error", "error": "totp-invalid", "message": "TOTP Invalid [totp-invalid]"});
+    // Rocket.Chat's login route: `unauthorized()` plus the Meteor error's
+    // `error`, `details` and `reason`.
+    let required = json!({
+        "success": false,
+        "error": "totp-required",
+        "status": "error",
+        "details": {"method": "totp", "codeGenerated": false, "availableMethods": ["totp"]},
+        "message": "TOTP Required",
+    });
+    let invalid = json!({
+        "success": false,
+        "error": "totp-invalid",
+        "status": "error",
+        "details": {"method": "totp"},
+        "message": "TOTP Invalid",
+    });
     assert_eq!(
         post_login(&app, json!({"user": "tina", "password": "pw"})).await,
         (401, required)

@@ -24,6 +24,7 @@ macro_rules! on_both_databases {
     };
 }
 
+mod account;
 mod admin;
 mod attempt_store;
 mod binary;
@@ -42,6 +43,7 @@ mod limits;
 mod listing;
 mod lock_wait;
 mod login;
+mod login_forms;
 mod login_guard;
 mod logout;
 mod operations;

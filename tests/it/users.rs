@@ -82,6 +82,7 @@ async fn users_are_managed_through_the_internal_api(backend: Backend) {
             name: "Kim Lee".into(),
             roles: vec!["user".into(), "admin".into()],
             active: true,
+            emails: None,
         })
         .await
         .unwrap()

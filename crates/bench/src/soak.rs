@@ -108,6 +108,7 @@ async fn create_users(clients: &Clients, count: usize) -> anyhow::Result<Vec<(St
                 name: format!("Soak User {n}"),
                 roles: vec!["user".to_owned()],
                 active: true,
+                emails: None,
             }))
             .await
             .context("UpsertUser")?

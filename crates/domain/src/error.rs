@@ -53,9 +53,22 @@ pub enum DomainError {
     #[error("login failed")]
     LoginFailed,
     #[error("login needs a totp code")]
-    LoginTwoFactorRequired,
+    LoginTwoFactorRequired(TwoFactorFailure),
     #[error("login totp code invalid")]
-    LoginTwoFactorInvalid,
+    LoginTwoFactorInvalid(TwoFactorFailure),
+    /// The right password of a deactivated user (Rocket.Chat's
+    /// `error-user-is-not-activated`, said only once the password is verified).
+    #[error("user is not activated")]
+    UserNotActivated,
+    /// A `resume` login with a token that names no live session.
+    #[error("resume token logged out")]
+    ResumeLoggedOut,
+    /// A `resume` login with the token of an expired session.
+    #[error("resume token expired")]
+    ResumeExpired,
+    /// `users.logout` names no user (Rocket.Chat's `error-invalid-user-id`).
+    #[error("invalid user id")]
+    InvalidUserId,
     #[error("login totp maximum failed attempts reached")]
     LoginTwoFactorMaxAttempts,
     /// Too many failed logins from the client's address (spec section 9).
@@ -87,8 +100,8 @@ impl DomainError {
         match self {
             Self::Unauthenticated | Self::ServiceUnauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
-            Self::TwoFactorRequired(_) | Self::LoginTwoFactorRequired => "totp-required",
-            Self::TwoFactorInvalid(_) | Self::LoginTwoFactorInvalid => "totp-invalid",
+            Self::TwoFactorRequired(_) | Self::LoginTwoFactorRequired(_) => "totp-required",
+            Self::TwoFactorInvalid(_) | Self::LoginTwoFactorInvalid(_) => "totp-invalid",
             Self::TwoFactorMaxAttempts(_) | Self::LoginTwoFactorMaxAttempts => "totp-max-attempts",
             Self::SessionNotFound | Self::NotFound(_) => "not-found",
             Self::InvalidParams(_) | Self::InvalidSort(_) | Self::InvalidSortKeys => {
@@ -96,6 +109,9 @@ impl DomainError {
             }
             Self::RateLimited { .. } => "rate-limited",
             Self::LoginFailed => "login-failed",
+            Self::UserNotActivated => "user-not-activated",
+            Self::ResumeLoggedOut | Self::ResumeExpired => "resume-refused",
+            Self::InvalidUserId => "invalid-user-id",
             Self::LoginBlockedForAddress => "login-blocked-for-ip",
             Self::LoginBlockedForUser => "login-blocked-for-user",
             Self::Conflict(_) => "conflict",

@@ -13,7 +13,7 @@ pub use error::{DomainError, DomainResult, NUL_CHARACTER, TwoFactorFailure};
 pub use model::{
     AuditEntry, AuditRecord, Device, EventKind, ListQuery, ListScope, NewEvent, Page, Permission,
     Session, SessionEvent, SessionWithUser, SortDirection, SortKey, TwoFactorTrust, User,
-    UserSummary,
+    UserEmail, UserSummary,
 };
 pub use repository::{
     AttemptRepository, AuditRepository, EventRepository, PermissionRepository, Repository,

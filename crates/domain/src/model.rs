@@ -21,6 +21,13 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
+/// One of a user's e-mail addresses (Rocket.Chat's `emails` entries).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserEmail {
+    pub address: String,
+    pub verified: bool,
+}
+
 /// Name and username of a session's owner, as admin listings show them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UserSummary {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     AttemptCounter, AttemptKey, AuditEntry, AuditRecord, DomainResult, ListQuery, NewEvent, Page,
-    Permission, Session, SessionEvent, SessionWithUser, TwoFactorTrust, User,
+    Permission, Session, SessionEvent, SessionWithUser, TwoFactorTrust, User, UserEmail,
 };
 
 #[async_trait]
@@ -17,6 +17,15 @@ pub trait UserRepository: Send + Sync {
     /// Inserts or replaces the user's profile (username, name, roles, active).
     /// Secrets are left alone on update. Fails with `Conflict` on a taken username.
     async fn upsert_user(&self, user: &User) -> DomainResult<()>;
+    /// `upsert_user` and the replacement of the user's e-mail addresses, in one
+    /// transaction: `Conflict` (and nothing written) when an address, in any
+    /// case, is another user's.
+    async fn upsert_user_with_emails(&self, user: &User, emails: &[UserEmail]) -> DomainResult<()>;
+    /// The user's e-mail addresses, in the order they were given.
+    async fn user_emails(&self, user_id: &str) -> DomainResult<Vec<UserEmail>>;
+    /// The user holding this address, compared without case (as Meteor's
+    /// login by e-mail does).
+    async fn find_user_by_email(&self, address: &str) -> DomainResult<Option<User>>;
     /// Enables (Some) or disables (None) TOTP and replaces the backup code hashes.
     async fn set_totp(
         &self,

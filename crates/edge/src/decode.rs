@@ -6,6 +6,8 @@ use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Va
 use serde_json::Value as Json;
 use sessions_grpc::RestDecoding;
 
+use crate::body_shapes::Reshape;
+
 /// The decoded message and what decoding found; the handlers report it at
 /// the parameter step, in Rocket.Chat's order, with the required fields and
 /// string bounds every transport shares (`sessions_grpc::params`).
@@ -83,19 +85,24 @@ pub(crate) fn from_query(descriptor: &MessageDescriptor, query: &str) -> Decoded
 /// endpoint reads its body loosely (Rocket.Chat's `login`: `"code": null` is
 /// no code); every other one validates with a schema, where `null` is a value
 /// of the wrong type (`must be string`).
+/// `reshape` is the route's adapter of Rocket.Chat's other body shapes.
 pub(crate) fn from_json_body(
     descriptor: &MessageDescriptor,
     body: &[u8],
     null_is_absent: bool,
+    reshape: Option<Reshape>,
 ) -> Decoded {
     let mut decoded = Decoded::new(descriptor);
     if body.iter().all(u8::is_ascii_whitespace) {
         return decoded;
     }
-    let Ok(Json::Object(object)) = serde_json::from_slice::<Json>(body) else {
+    let Ok(Json::Object(mut object)) = serde_json::from_slice::<Json>(body) else {
         decoded.report.not_object = true;
         return decoded;
     };
+    if let Some(reshape) = reshape {
+        reshape(&mut object);
+    }
     for (key, json) in object {
         let field = find_field(descriptor, &key);
         let value = match &field {
@@ -108,8 +115,53 @@ pub(crate) fn from_json_body(
     decoded
 }
 
+/// A query value as ajv's type coercion reads it (`data && data == +data`):
+/// JavaScript's `Number()` of a non-empty string, so `0x10` is 16, `1e1` is
+/// 10, surrounding white space is dropped and blank text is 0.
+fn js_number(raw: &str) -> Option<f64> {
+    if raw.is_empty() {
+        return None;
+    }
+    // JavaScript's white space: Unicode's, plus the byte-order mark.
+    let text = raw.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    if text.is_empty() {
+        return Some(0.0);
+    }
+    match text {
+        "Infinity" | "+Infinity" => return Some(f64::INFINITY),
+        "-Infinity" => return Some(f64::NEG_INFINITY),
+        _ => {}
+    }
+    // Radix literals take no sign in `Number()`.
+    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
+        let Some(digits) = text
+            .get(..2)
+            .filter(|p| p.eq_ignore_ascii_case(prefix))
+            .map(|_| &text[2..])
+        else {
+            continue;
+        };
+        if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        }
+        return Some(digits.chars().fold(0.0, |value, c| {
+            value * f64::from(radix) + f64::from(c.to_digit(radix).unwrap_or(0))
+        }));
+    }
+    // A decimal literal; Rust's parser takes the same forms once its own
+    // words (`inf`, `nan`) are kept out.
+    if !text
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+    {
+        return None;
+    }
+    text.parse::<f64>().ok()
+}
+
 fn number(raw: f64, kind: &Kind) -> Result<Value, &'static str> {
-    if !raw.is_finite() {
+    // Infinity passes ajv's type check and clamps like any huge number.
+    if raw.is_nan() {
         return Err("must be number");
     }
     // Out-of-range values are clamped, as the service clamps counts anyway.
@@ -142,10 +194,7 @@ fn coerce_text(field: &FieldDescriptor, raw: &str) -> Result<Value, &'static str
             "false" => Ok(Value::Bool(false)),
             _ => Err("must be boolean"),
         },
-        ref k if is_numeric(k) => {
-            let parsed = raw.trim().parse::<f64>().map_err(|_| "must be number")?;
-            number(parsed, k)
-        }
+        ref k if is_numeric(k) => number(js_number(raw).ok_or("must be number")?, k),
         _ => Err(EXTRA),
     }
 }
@@ -204,26 +253,80 @@ mod tests {
     }
 
     #[test]
+    fn query_numbers_read_as_javascript_reads_them() {
+        for (raw, expected) in [
+            ("10", Some(10.0)),
+            ("0x10", Some(16.0)),
+            ("0X1f", Some(31.0)),
+            ("0b11", Some(3.0)),
+            ("0o17", Some(15.0)),
+            ("1e1", Some(10.0)),
+            (" 5 ", Some(5.0)),
+            ("\t", Some(0.0)),
+            ("1.5", Some(1.5)),
+            (".5", Some(0.5)),
+            ("-2", Some(-2.0)),
+            ("Infinity", Some(f64::INFINITY)),
+            ("", None),
+            ("-0x10", None),
+            ("0x", None),
+            ("inf", None),
+            ("NaN", None),
+            ("1_0", None),
+            ("ten", None),
+            ("1e", None),
+        ] {
+            assert_eq!(js_number(raw), expected, "{raw:?}");
+        }
+        let list = descriptor("sessions.v1.ListSessionsRequest");
+        let decoded = from_query(&list, "count=0x10&offset=1e1");
+        assert!(decoded.problem().is_none());
+        assert_eq!(
+            decoded.message.get_field_by_name("count").unwrap().as_i32(),
+            Some(16)
+        );
+        assert_eq!(
+            decoded
+                .message
+                .get_field_by_name("offset")
+                .unwrap()
+                .as_i32(),
+            Some(10)
+        );
+    }
+
+    #[test]
     fn body_types_are_checked() {
         let logout = descriptor("sessions.v1.LogoutSessionRequest");
-        let ok = from_json_body(&logout, br#"{"sessionId":"abc"}"#, false);
+        let ok = from_json_body(&logout, br#"{"sessionId":"abc"}"#, false, None);
         assert!(ok.problem().is_none());
         assert_eq!(
             ok.message.get_field_by_name("session_id").unwrap().as_str(),
             Some("abc")
         );
-        let wrong = from_json_body(&logout, br#"{"sessionId":123}"#, false);
+        let wrong = from_json_body(&logout, br#"{"sessionId":123}"#, false, None);
         assert_eq!(wrong.problem().as_deref(), Some("must be string"));
-        let null = from_json_body(&logout, br#"{"sessionId":null}"#, false);
+        let null = from_json_body(&logout, br#"{"sessionId":null}"#, false, None);
         assert_eq!(null.problem().as_deref(), Some("must be string"));
         let login = descriptor("sessions.v1.LoginRequest");
-        let no_code = from_json_body(&login, br#"{"user":"a","password":"b","code":null}"#, true);
+        let no_code = from_json_body(
+            &login,
+            br#"{"user":"a","password":"b","code":null}"#,
+            true,
+            None,
+        );
         assert!(no_code.problem().is_none());
-        let extra = from_json_body(&logout, br#"{"sessionId":"a","x":1}"#, false);
+        let extra = from_json_body(&logout, br#"{"sessionId":"a","x":1}"#, false, None);
         assert_eq!(extra.problem().as_deref(), Some(EXTRA));
-        assert!(from_json_body(&logout, b"", false).problem().is_none());
+        assert!(
+            from_json_body(&logout, b"", false, None)
+                .problem()
+                .is_none()
+        );
         assert_eq!(
-            from_json_body(&logout, b"[1]", false).problem().as_deref(),
+            from_json_body(&logout, b"[1]", false, None)
+                .problem()
+                .as_deref(),
             Some("must be object")
         );
     }
@@ -360,7 +463,7 @@ mod properties {
             descriptor in any_descriptor(),
             body in body(),
         ) {
-            let decoded = from_json_body(&descriptor, &body, false);
+            let decoded = from_json_body(&descriptor, &body, false, None);
             prop_assert!(is_documented(&decoded.problem()), "{:?}", decoded.problem());
             let blank = body.iter().all(u8::is_ascii_whitespace);
             let object = matches!(serde_json::from_slice::<Json>(&body), Ok(Json::Object(_)));
@@ -381,7 +484,7 @@ mod properties {
             let extra = Some(EXTRA.to_owned());
             prop_assert_eq!(from_query(&descriptor, &query).problem(), extra.clone());
             let body = json!({ key: 1 }).to_string();
-            prop_assert_eq!(from_json_body(&descriptor, body.as_bytes(), false).problem(), extra);
+            prop_assert_eq!(from_json_body(&descriptor, body.as_bytes(), false, None).problem(), extra);
         }
 
         #[test]
@@ -401,7 +504,7 @@ mod properties {
             let body = json!({"offset": offset, "count": count, "filter": filter, "sort": sort});
             for decoded in [
                 from_query(&descriptor, &query),
-                from_json_body(&descriptor, body.to_string().as_bytes(), false),
+                from_json_body(&descriptor, body.to_string().as_bytes(), false, None),
             ] {
                 prop_assert_eq!(decoded.problem(), None);
                 let field = |name: &str| decoded.message.get_field_by_name(name).unwrap().into_owned();

@@ -17,12 +17,17 @@ pub fn decode_query(
 }
 
 /// A JSON request body into `descriptor`'s message, with the first parameter
-/// problem found, if any.
+/// problem found, if any; the login request goes through its body adapter,
+/// as the edge sends it.
 pub fn decode_json_body(
     descriptor: &MessageDescriptor,
     body: &[u8],
 ) -> (DynamicMessage, Option<String>) {
-    let decoded = crate::decode::from_json_body(descriptor, body, false);
+    let is_login = descriptor.full_name() == "sessions.v1.LoginRequest";
+    let reshape = is_login
+        .then(|| crate::body_shapes::reshape_for(&sessions_service::endpoints::LOGIN.grpc_path()))
+        .flatten();
+    let decoded = crate::decode::from_json_body(descriptor, body, is_login, reshape);
     let problem = decoded.problem();
     (decoded.message, problem)
 }

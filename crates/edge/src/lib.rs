@@ -2,6 +2,7 @@
 //! request onto the gRPC service in-process, so REST and gRPC share every rule,
 //! interceptor and error rendering.
 
+mod body_shapes;
 mod codec;
 mod decode;
 #[cfg(feature = "fuzzing")]
@@ -156,7 +157,8 @@ impl RestEdge {
             };
             let null_is_absent = endpoints::by_grpc_path(&route.grpc_path)
                 .is_some_and(|endpoint| endpoint.null_is_absent);
-            decode::from_json_body(&route.input, &bytes, null_is_absent)
+            let reshape = body_shapes::reshape_for(&route.grpc_path);
+            decode::from_json_body(&route.input, &bytes, null_is_absent, reshape)
         };
 
         let mut grpc_request = tonic::Request::new(decoded.message);
@@ -184,7 +186,10 @@ impl RestEdge {
             .await;
         match answer {
             // The codec wrote the JSON body while decoding the answer.
-            Ok(response) => json_bytes_response(StatusCode::OK, response.into_inner().into(), &[]),
+            Ok(response) => {
+                let headers = answer_headers(response.metadata());
+                json_bytes_response(StatusCode::OK, response.into_inner().into(), &headers)
+            }
             Err(status) => {
                 let (code, body, headers) = error_table::rest_from_status(&status);
                 json_response(
@@ -195,6 +200,22 @@ impl RestEdge {
             }
         }
     }
+}
+
+/// Answer metadata that REST clients read as headers: the route's
+/// rate-limit window (Rocket.Chat sends `X-RateLimit-*` on every answer).
+fn answer_headers(metadata: &tonic::metadata::MetadataMap) -> Vec<(String, String)> {
+    [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    ]
+    .into_iter()
+    .filter_map(|name| {
+        let value = metadata.get(name)?.to_str().ok()?;
+        Some((name.to_owned(), value.to_owned()))
+    })
+    .collect()
 }
 
 fn forward_headers(headers: &HeaderMap, metadata: &mut tonic::metadata::MetadataMap) {

@@ -136,8 +136,11 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Result<Value, RouteError> 
     } else {
         Answer::Unauthorized
     });
-    if policy.permission.is_some() {
+    if policy.permission.is_some() || policy.permission_for_others.is_some() {
         answers.push(Answer::Forbidden);
+    }
+    if policy.permission_for_others.is_some() {
+        answers.push(Answer::InvalidUserId);
     }
     if admin {
         answers.push(Answer::TwoFactor);
@@ -163,6 +166,7 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Result<Value, RouteError> 
         "200".into(),
         json!({
             "description": "OK",
+            "headers": Answer::RateLimited.headers(),
             "content": {"application/json": {
                 "schema": schemas.reference(&route.output, Mode::Output)?,
             }},

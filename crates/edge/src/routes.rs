@@ -129,6 +129,13 @@ mod tests {
             ("POST", "/api/v1/login", "Login"),
             ("POST", "/api/v1/logout", "Logout"),
             ("GET", "/api/v1/logout", "Logout"),
+            ("GET", "/api/v1/me", "GetMe"),
+            ("POST", "/api/v1/users.logout", "LogoutUser"),
+            (
+                "POST",
+                "/api/v1/users.removeOtherTokens",
+                "RemoveOtherTokens",
+            ),
         ]
         .iter()
         .map(|(m, p, rpc)| (m.to_string(), p.to_string(), format!("{service}{rpc}")))

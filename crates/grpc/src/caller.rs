@@ -29,5 +29,6 @@ pub(crate) fn caller<T>(request: &Request<T>) -> Caller {
         two_factor_code: metadata_value(request, "x-2fa-code"),
         two_factor_method: metadata_value(request, "x-2fa-method"),
         client: client_info(request),
+        rate_window: Default::default(),
     }
 }

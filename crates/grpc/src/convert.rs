@@ -2,9 +2,10 @@
 
 use sessions_domain::{
     AuditRecord, Device, EventKind, Permission, Session, SessionEvent, SessionWithUser, User,
-    format_timestamp,
+    UserEmail, format_timestamp,
 };
 use sessions_proto::v1 as pb;
+use sessions_service::MeView;
 
 pub(crate) fn device(device: &Device) -> pb::Device {
     pb::Device {
@@ -84,7 +85,7 @@ pub(crate) fn admin_session(found: &SessionWithUser) -> pb::AdminSession {
     }
 }
 
-pub(crate) fn user(user: &User) -> pb::User {
+pub(crate) fn user(user: &User, emails: &[UserEmail]) -> pb::User {
     pb::User {
         id: user.id.clone(),
         username: user.username.clone(),
@@ -94,6 +95,53 @@ pub(crate) fn user(user: &User) -> pb::User {
         has_password: user.password_hash.is_some(),
         totp_enabled: user.totp_secret.is_some(),
         created_at: format_timestamp(user.created_at),
+        emails: emails.iter().map(email).collect(),
+    }
+}
+
+pub(crate) fn email(email: &UserEmail) -> pb::UserEmail {
+    pb::UserEmail {
+        address: email.address.clone(),
+        verified: email.verified,
+    }
+}
+
+/// Rocket.Chat's `getUserInfo` for the fields this service holds; `success`
+/// is set by `GET me` only.
+pub(crate) fn me(view: MeView, success: Option<bool>) -> pb::Me {
+    let MeView {
+        user,
+        emails,
+        avatar_url,
+    } = view;
+    let enabled = |on: bool| on.then_some(pb::MeEnabled { enabled: true });
+    pb::Me {
+        email: emails
+            .iter()
+            .find(|e| e.verified)
+            .map(|e| e.address.clone()),
+        emails: emails.iter().map(email).collect(),
+        status: "offline".to_owned(),
+        status_connection: "offline".to_owned(),
+        active: user.active,
+        settings: Some(pb::MeSettings {
+            profile: Some(pb::MeProfile {}),
+            preferences: Some(pb::MePreferences {}),
+        }),
+        avatar_url,
+        is_o_auth_user: false,
+        services: Some(pb::MeServices {
+            password: Some(pb::MePassword {
+                exists: user.password_hash.is_some(),
+            }),
+            totp: enabled(user.totp_secret.is_some()),
+            email2fa: None,
+        }),
+        success,
+        id: user.id,
+        username: user.username,
+        name: user.name,
+        roles: user.roles,
     }
 }
 

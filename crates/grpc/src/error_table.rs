@@ -37,21 +37,27 @@ fn two_factor(error: &str, error_type: &str, f: &TwoFactorFailure) -> Value {
     })
 }
 
-fn login_error(error: &str, message: &str) -> Value {
-    json!({"status": "error", "error": error, "message": message})
+/// Rocket.Chat's login route answers `unauthorized()` and then copies the
+/// Meteor error's `error`, `details` and `reason` onto it.
+fn login_error(error: Value, details: Option<Value>, message: &str) -> Value {
+    let mut body = json!({"success": false, "error": error, "status": "error"});
+    if let Some(details) = details {
+        body["details"] = details;
+    }
+    body["message"] = json!(message);
+    body
 }
 
 /// Rocket.Chat's REST login answers `unauthorized()` with the Meteor error's
 /// fields assigned onto it: `error`, `status`, `details`, `message`, in that
 /// order (its `validateLoginAttempt` hook throws these two blocks).
-fn login_blocked(error: &str, message: &str) -> Value {
-    json!({
-        "success": false,
-        "error": error,
-        "status": "error",
-        "details": {"function": "Accounts.validateLoginAttempt"},
-        "message": message,
-    })
+/// A refusal of Rocket.Chat's `Accounts.validateLoginAttempt` hooks.
+fn login_refused(error: &str, message: &str) -> Value {
+    login_error(
+        json!(error),
+        Some(json!({"function": "Accounts.validateLoginAttempt"})),
+        message,
+    )
 }
 
 pub fn describe(err: &DomainError) -> ErrorDescription {
@@ -121,30 +127,78 @@ pub fn describe(err: &DomainError) -> ErrorDescription {
         E::LoginFailed => (
             Code::Unauthenticated,
             401,
-            login_error("Unauthorized", "Unauthorized"),
+            login_error(json!("Unauthorized"), None, "Unauthorized"),
         ),
-        E::LoginTwoFactorRequired => (
+        // The Meteor error's details, as `checkCodeForUser` builds them.
+        E::LoginTwoFactorRequired(f) => (
             Code::Unauthenticated,
             401,
-            login_error("totp-required", "TOTP Required [totp-required]"),
+            login_error(
+                json!("totp-required"),
+                Some(json!({
+                    "method": f.method,
+                    "codeGenerated": false,
+                    "availableMethods": f.available_methods,
+                })),
+                "TOTP Required",
+            ),
         ),
-        E::LoginTwoFactorInvalid => (
+        E::LoginTwoFactorInvalid(f) => (
             Code::Unauthenticated,
             401,
-            login_error("totp-invalid", "TOTP Invalid [totp-invalid]"),
+            login_error(
+                json!("totp-invalid"),
+                Some(json!({"method": f.method})),
+                "TOTP Invalid",
+            ),
         ),
         E::LoginTwoFactorMaxAttempts => (
             Code::ResourceExhausted,
             401,
             login_error(
-                "totp-max-attempts",
-                "TOTP Maximum Failed Attempts Reached [totp-max-attempts]",
+                json!("totp-max-attempts"),
+                None,
+                "TOTP Maximum Failed Attempts Reached",
             ),
+        ),
+        E::UserNotActivated => (
+            Code::PermissionDenied,
+            401,
+            login_refused("error-user-is-not-activated", "User is not activated"),
+        ),
+        // Meteor's resume handler: `Meteor.Error(403, reason)`, so `error` is
+        // the number 403.
+        E::ResumeLoggedOut => (
+            Code::Unauthenticated,
+            401,
+            login_error(
+                json!(403),
+                None,
+                "You've been logged out by the server. Please log in again.",
+            ),
+        ),
+        E::ResumeExpired => (
+            Code::Unauthenticated,
+            401,
+            login_error(
+                json!(403),
+                None,
+                "Your session has expired. Please log in again.",
+            ),
+        ),
+        E::InvalidUserId => (
+            Code::NotFound,
+            400,
+            json!({
+                "success": false,
+                "error": "Invalid user id [error-invalid-user-id]",
+                "errorType": "error-invalid-user-id",
+            }),
         ),
         E::LoginBlockedForAddress => (
             Code::Unauthenticated,
             401,
-            login_blocked(
+            login_refused(
                 "error-login-blocked-for-ip",
                 "Login has been temporarily blocked For IP",
             ),
@@ -152,7 +206,7 @@ pub fn describe(err: &DomainError) -> ErrorDescription {
         E::LoginBlockedForUser => (
             Code::Unauthenticated,
             401,
-            login_blocked(
+            login_refused(
                 "error-login-blocked-for-user",
                 "Login has been temporarily blocked For User",
             ),
@@ -225,12 +279,29 @@ fn capitalized(what: &str) -> String {
 /// The gRPC answer to a domain error. Causes of internal and storage errors are
 /// logged here and never leave the process.
 pub fn to_status(err: DomainError) -> Status {
+    to_status_with_headers(err, &[])
+}
+
+/// `to_status`, with headers every answer of the route carries (its
+/// rate-limit window); the error's own headers win.
+pub fn to_status_with_headers(err: DomainError, extra: &[(&str, String)]) -> Status {
     match &err {
         DomainError::Internal(cause) => tracing::error!(error = %cause, "internal error"),
         DomainError::Unavailable(cause) => tracing::warn!(error = %cause, "storage unavailable"),
         _ => {}
     }
-    let description = describe(&err);
+    let mut description = describe(&err);
+    for (name, value) in extra {
+        if !description
+            .headers
+            .iter()
+            .any(|(have, _)| have.eq_ignore_ascii_case(name))
+        {
+            description
+                .headers
+                .push(((*name).to_owned(), value.clone()));
+        }
+    }
     let message = description
         .body
         .get("error")

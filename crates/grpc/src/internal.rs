@@ -5,7 +5,7 @@
 use std::{future::Future, pin::Pin};
 
 use futures::StreamExt;
-use sessions_domain::DomainResult;
+use sessions_domain::{DomainResult, User, UserEmail};
 use sessions_proto::v1::{self as pb, internal_sessions_service_server::InternalSessionsService};
 use sessions_service::{ClientInfo, NewSessionInput, SessionService, UpsertUser, WatchSettings};
 use tokio_stream::{Stream, wrappers::ReceiverStream};
@@ -45,6 +45,25 @@ async fn answer<T, R>(
         .await
         .map(|value| Response::new(into_message(value)))
         .map_err(to_status)
+}
+
+impl InternalApi {
+    /// A user use case's answer with the user's e-mail addresses, as
+    /// `pb::User` shows them.
+    async fn user_answer(
+        &self,
+        outcome: impl Future<Output = DomainResult<User>>,
+    ) -> Result<Response<pb::User>, Status> {
+        answer(
+            async {
+                let user = outcome.await?;
+                let emails = self.service.user_emails(&user.id).await?;
+                Ok((user, emails))
+            },
+            |(user, emails)| convert::user(&user, &emails),
+        )
+        .await
+    }
 }
 
 /// Marks a response whose stream may rightly stay open for long: the
@@ -93,7 +112,8 @@ impl InternalSessionsService for InternalApi {
         let r = request.get_ref();
         let outcome = self.service.authenticate_token(&r.user_id, &r.login_token);
         answer(outcome, |ctx| pb::AuthenticateResponse {
-            user: Some(convert::user(&ctx.user)),
+            // The hot path of every service's request: no e-mail lookup.
+            user: Some(convert::user(&ctx.user, &[])),
             session: Some(convert::session(&ctx.session)),
         })
         .await
@@ -146,8 +166,17 @@ impl InternalSessionsService for InternalApi {
             name: r.name,
             roles: r.roles,
             active: r.active,
+            emails: r.emails.map(|list| {
+                list.emails
+                    .into_iter()
+                    .map(|e| UserEmail {
+                        address: e.address,
+                        verified: e.verified,
+                    })
+                    .collect()
+            }),
         };
-        answer(self.service.upsert_user(input), |u| convert::user(&u)).await
+        self.user_answer(self.service.upsert_user(input)).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "GetUser"))]
@@ -156,7 +185,7 @@ impl InternalSessionsService for InternalApi {
         request: Request<pb::GetUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
         let outcome = self.service.get_user(&request.get_ref().user_id);
-        answer(outcome, |u| convert::user(&u)).await
+        self.user_answer(outcome).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "ListUsers"))]
@@ -164,10 +193,15 @@ impl InternalSessionsService for InternalApi {
         &self,
         _request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
-        answer(self.service.list_users(), |users| pb::ListUsersResponse {
-            users: users.iter().map(convert::user).collect(),
-        })
-        .await
+        let listing = async {
+            let mut listed = Vec::new();
+            for user in self.service.list_users().await? {
+                let emails = self.service.user_emails(&user.id).await?;
+                listed.push(convert::user(&user, &emails));
+            }
+            Ok(listed)
+        };
+        answer(listing, |users| pb::ListUsersResponse { users }).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "DeactivateUser"))]
@@ -176,7 +210,7 @@ impl InternalSessionsService for InternalApi {
         request: Request<pb::DeactivateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
         let outcome = self.service.deactivate_user(&request.get_ref().user_id);
-        answer(outcome, |u| convert::user(&u)).await
+        self.user_answer(outcome).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "SetPassword"))]

@@ -1,13 +1,18 @@
 //! The public `SessionsService`: each RPC decodes its parameters (the table
 //! entry says which are required), calls its use case and converts the answer.
 
+use sessions_domain::DomainResult;
 use sessions_proto::v1::{self as pb, sessions_service_server::SessionsService};
 use sessions_service::{
-    ListParams, LoginParams, NoParams, SessionRef, SessionService, endpoints, endpoints::Endpoint,
+    Caller, ListParams, LoginName, LoginParams, LoginSecret, NoParams, SessionRef, SessionService,
+    UserRef, endpoints, endpoints::Endpoint,
 };
-use tonic::{Request, Response, Status};
+use tonic::{
+    Request, Response, Status,
+    metadata::{MetadataKey, MetadataValue},
+};
 
-use crate::{caller::caller, convert, error_table::to_status, params::decode};
+use crate::{caller::caller, convert, error_table::to_status_with_headers, params::decode};
 
 pub struct PublicApi {
     service: SessionService,
@@ -28,6 +33,34 @@ fn inputs<M: prost::Name, P>(
     (caller(request), decode(request, endpoint, typed))
 }
 
+/// A use case's answer converted, or its error through the table; either way
+/// with the `X-RateLimit-*` of the route's window (REST headers, gRPC metadata).
+fn reply<T, M>(
+    caller: &Caller,
+    result: DomainResult<T>,
+    convert: impl FnOnce(T) -> M,
+) -> Result<Response<M>, Status> {
+    let headers = caller
+        .rate_window()
+        .map(|window| window.headers().to_vec())
+        .unwrap_or_default();
+    match result {
+        Ok(answer) => {
+            let mut response = Response::new(convert(answer));
+            for (name, value) in headers {
+                if let (Ok(key), Ok(value)) = (
+                    MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes()),
+                    MetadataValue::try_from(value.as_str()),
+                ) {
+                    response.metadata_mut().insert(key, value);
+                }
+            }
+            Ok(response)
+        }
+        Err(err) => Err(to_status_with_headers(err, &headers)),
+    }
+}
+
 fn session_ref(session_id: &Option<String>) -> SessionRef {
     SessionRef {
         session_id: session_id.clone().unwrap_or_default(),
@@ -43,15 +76,37 @@ fn list_params(request: &pb::ListSessionsRequest) -> ListParams {
     }
 }
 
+/// Rocket.Chat's rules (`loginCompatibility`, Meteor's handlers): a password
+/// makes it a password login even beside `resume`; `user` is an e-mail
+/// address when it holds `@`, else a username; then `username`, then `email`.
 fn login_params(request: &pb::LoginRequest) -> LoginParams {
-    let username = if request.user.is_empty() {
-        &request.username
+    let has_password = !request.password.is_empty() || !request.password_digest.is_empty();
+    if !has_password && !request.resume.is_empty() {
+        return LoginParams::Resume {
+            token: request.resume.clone(),
+        };
+    }
+    let name = if !request.user.is_empty() {
+        Some(if request.user.contains('@') {
+            LoginName::Email(request.user.clone())
+        } else {
+            LoginName::Username(request.user.clone())
+        })
+    } else if !request.username.is_empty() {
+        Some(LoginName::Username(request.username.clone()))
+    } else if !request.email.is_empty() {
+        Some(LoginName::Email(request.email.clone()))
     } else {
-        &request.user
+        None
     };
-    LoginParams {
-        username: username.clone(),
-        password: request.password.clone(),
+    let secret = if request.password.is_empty() {
+        LoginSecret::Digest(request.password_digest.clone())
+    } else {
+        LoginSecret::Password(request.password.clone())
+    };
+    LoginParams::Password {
+        name,
+        secret,
         code: Some(request.code.clone()).filter(|c| !c.is_empty()),
     }
 }
@@ -89,9 +144,7 @@ impl SessionsService for PublicApi {
             session_ref(&r.session_id)
         });
         let session = self.service.my_session(&caller, params).await;
-        Ok(Response::new(convert::session(
-            &session.map_err(to_status)?,
-        )))
+        reply(&caller, session, |s| convert::session(&s))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "GetSessionAdmin"))]
@@ -103,9 +156,7 @@ impl SessionsService for PublicApi {
             session_ref(&r.session_id)
         });
         let found = self.service.admin_session(&caller, params).await;
-        Ok(Response::new(convert::admin_session(
-            &found.map_err(to_status)?,
-        )))
+        reply(&caller, found, |f| convert::admin_session(&f))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "ListMySessions"))]
@@ -115,7 +166,7 @@ impl SessionsService for PublicApi {
     ) -> Result<Response<pb::ListSessionsResponse>, Status> {
         let (caller, params) = inputs(&request, &endpoints::LIST_MY_SESSIONS, list_params);
         let page = self.service.list_my_sessions(&caller, params).await;
-        Ok(Response::new(listing(page.map_err(to_status)?, false)))
+        reply(&caller, page, |p| listing(p, false))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "ListAllSessions"))]
@@ -125,7 +176,7 @@ impl SessionsService for PublicApi {
     ) -> Result<Response<pb::ListSessionsResponse>, Status> {
         let (caller, params) = inputs(&request, &endpoints::LIST_ALL_SESSIONS, list_params);
         let page = self.service.list_all_sessions(&caller, params).await;
-        Ok(Response::new(listing(page.map_err(to_status)?, true)))
+        reply(&caller, page, |p| listing(p, true))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "LogoutMySession"))]
@@ -137,7 +188,7 @@ impl SessionsService for PublicApi {
             session_ref(&r.session_id)
         });
         let ended = self.service.logout_my_session(&caller, params).await;
-        Ok(Response::new(logged_out(ended.map_err(to_status)?)))
+        reply(&caller, ended, logged_out)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "LogoutSession"))]
@@ -149,7 +200,7 @@ impl SessionsService for PublicApi {
             session_ref(&r.session_id)
         });
         let ended = self.service.logout_session(&caller, params).await;
-        Ok(Response::new(logged_out(ended.map_err(to_status)?)))
+        reply(&caller, ended, logged_out)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "Login"))]
@@ -158,25 +209,22 @@ impl SessionsService for PublicApi {
         request: Request<pb::LoginRequest>,
     ) -> Result<Response<pb::LoginResponse>, Status> {
         let (caller, params) = inputs(&request, &endpoints::LOGIN, login_params);
-        let outcome = self
-            .service
-            .login(&caller, params)
-            .await
-            .map_err(to_status)?;
-        let user = outcome.user;
-        Ok(Response::new(pb::LoginResponse {
+        let outcome = match self.service.login(&caller, params).await {
+            Ok(outcome) => {
+                let me = self.service.me_view(outcome.user).await;
+                me.map(|me| (me, outcome.token))
+            }
+            Err(err) => Err(err),
+        };
+        reply(&caller, outcome, |(me, token)| pb::LoginResponse {
             status: "success".to_owned(),
             data: Some(pb::LoginData {
-                user_id: user.id.clone(),
-                auth_token: outcome.token,
-                me: Some(pb::LoginUser {
-                    id: user.id,
-                    username: user.username,
-                    name: user.name,
-                    roles: user.roles,
-                }),
+                user_id: me.user.id.clone(),
+                auth_token: token,
+                me: Some(convert::me(me, None)),
             }),
-        }))
+            success: true,
+        })
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "Logout"))]
@@ -185,15 +233,46 @@ impl SessionsService for PublicApi {
         request: Request<pb::LogoutRequest>,
     ) -> Result<Response<pb::LogoutResponse>, Status> {
         let (caller, params) = inputs(&request, &endpoints::LOGOUT, |_| NoParams);
-        self.service
-            .logout(&caller, params)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::LogoutResponse {
+        let outcome = self.service.logout(&caller, params).await;
+        reply(&caller, outcome, |()| pb::LogoutResponse {
             status: "success".to_owned(),
             data: Some(pb::LogoutData {
                 message: "You've been logged out!".to_owned(),
             }),
-        }))
+        })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "GetMe"))]
+    async fn get_me(&self, request: Request<pb::GetMeRequest>) -> Result<Response<pb::Me>, Status> {
+        let (caller, params) = inputs(&request, &endpoints::GET_ME, |_| NoParams);
+        let me = self.service.me(&caller, params).await;
+        reply(&caller, me, |me| convert::me(me, Some(true)))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "LogoutUser"))]
+    async fn logout_user(
+        &self,
+        request: Request<pb::LogoutUserRequest>,
+    ) -> Result<Response<pb::LogoutUserResponse>, Status> {
+        let (caller, params) = inputs(&request, &endpoints::LOGOUT_USER, |r| UserRef {
+            user_id: r.user_id.clone(),
+        });
+        let ended = self.service.logout_user(&caller, params).await;
+        reply(&caller, ended, |user_id| pb::LogoutUserResponse {
+            message: format!("User {user_id} has been logged out!"),
+            success: true,
+        })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "RemoveOtherTokens"))]
+    async fn remove_other_tokens(
+        &self,
+        request: Request<pb::RemoveOtherTokensRequest>,
+    ) -> Result<Response<pb::RemoveOtherTokensResponse>, Status> {
+        let (caller, params) = inputs(&request, &endpoints::REMOVE_OTHER_TOKENS, |_| NoParams);
+        let outcome = self.service.remove_other_tokens(&caller, params).await;
+        reply(&caller, outcome, |()| pb::RemoveOtherTokensResponse {
+            success: true,
+        })
     }
 }

@@ -5,7 +5,7 @@ use std::{io::Write, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use sessions_domain::{SystemClock, format_timestamp};
+use sessions_domain::{SystemClock, UserEmail, format_timestamp};
 use sessions_service::{RandomIds, SessionService, UpsertUser};
 
 use crate::{Config, Server, build_service, open_store};
@@ -53,6 +53,12 @@ pub enum UserCommand {
     List,
     /// Deactivate a user (by id or username); their tokens stop working at once.
     Deactivate { user: String },
+    /// Replace a user's e-mail addresses (none given: remove them all).
+    SetEmails {
+        user: String,
+        #[command(flatten)]
+        emails: EmailArgs,
+    },
     /// Set a user's password (read from stdin when --password is not given).
     SetPassword {
         user: String,
@@ -84,6 +90,33 @@ pub struct AddUser {
     /// Enable TOTP with this base32 secret.
     #[arg(long)]
     pub totp_secret: Option<String>,
+    #[command(flatten)]
+    pub emails: EmailArgs,
+}
+
+/// A user's e-mail addresses, in the order given (the first is the one mailed).
+#[derive(Debug, Args)]
+pub struct EmailArgs {
+    /// An unverified address; repeat for several.
+    #[arg(long = "email")]
+    pub unverified: Vec<String>,
+    /// A verified address; repeat for several. Verified ones come first.
+    #[arg(long = "verified-email")]
+    pub verified: Vec<String>,
+}
+
+impl EmailArgs {
+    fn emails(self) -> Vec<UserEmail> {
+        let verified = self.verified.into_iter().map(|address| UserEmail {
+            address,
+            verified: true,
+        });
+        let unverified = self.unverified.into_iter().map(|address| UserEmail {
+            address,
+            verified: false,
+        });
+        verified.chain(unverified).collect()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +188,7 @@ async fn user_command(
                     name: add.name,
                     roles: add.roles,
                     active: true,
+                    emails: Some(add.emails.emails()),
                 })
                 .await?;
             if let Some(password) = add.password {
@@ -185,6 +219,22 @@ async fn user_command(
             let user = service.find_user(&user).await?;
             service.deactivate_user(&user.id).await?;
             writeln!(out, "{} deactivated", user.id)?;
+        }
+        UserCommand::SetEmails { user, emails } => {
+            let user = service.find_user(&user).await?;
+            let emails = emails.emails();
+            let count = emails.len();
+            service
+                .upsert_user(UpsertUser {
+                    id: Some(user.id.clone()),
+                    username: user.username,
+                    name: user.name,
+                    roles: user.roles,
+                    active: user.active,
+                    emails: Some(emails),
+                })
+                .await?;
+            writeln!(out, "{} has {count} e-mail address(es)", user.id)?;
         }
         UserCommand::SetPassword { user, password } => {
             let user = service.find_user(&user).await?;

@@ -18,6 +18,9 @@ pub struct ServiceConfig {
     pub login_limits: crate::LoginLimitConfig,
     /// Seals TOTP secrets at rest.
     pub sealer: crate::SecretSealer,
+    /// Where users reach the chat server (Rocket.Chat's `Site_Url`): `me`'s
+    /// `avatarUrl` starts with it.
+    pub site_url: String,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +49,7 @@ impl Default for ServiceConfig {
             rate_limit: crate::RateLimitConfig::default(),
             login_limits: crate::LoginLimitConfig::default(),
             sealer: crate::SecretSealer::unkeyed(),
+            site_url: "http://localhost:3000".to_owned(),
         }
     }
 }

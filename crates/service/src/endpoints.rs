@@ -8,6 +8,8 @@
 pub const VIEW_DEVICE_MANAGEMENT: &str = "view-device-management";
 /// `sessions/logout` (spec section 7).
 pub const LOGOUT_DEVICE_MANAGEMENT: &str = "logout-device-management";
+/// `users.logout` of another user (spec section 7).
+pub const LOGOUT_OTHER_USER: &str = "logout-other-user";
 
 /// The gRPC service these endpoints belong to.
 pub const SERVICE: &str = "sessions.v1.SessionsService";
@@ -23,6 +25,10 @@ pub struct Endpoint {
     pub authenticated: bool,
     /// The permission one of the caller's roles must hold.
     pub permission: Option<&'static str>,
+    /// The permission the action asks for when the request names another
+    /// user than the caller (`users.logout`): it depends on a parameter, so
+    /// it is checked after the parameters, by the action.
+    pub permission_for_others: Option<&'static str>,
     /// Whether a second factor is asked for (`x-2fa-code`, `x-2fa-method`).
     pub two_factor: bool,
     /// The audit log's name for the action; every outcome is recorded.
@@ -52,6 +58,7 @@ const USER: Endpoint = Endpoint {
     bucket: "",
     authenticated: true,
     permission: None,
+    permission_for_others: None,
     two_factor: false,
     audit: None,
     required: &[],
@@ -121,6 +128,26 @@ pub static LOGOUT: Endpoint = Endpoint {
     ..USER
 };
 
+pub static GET_ME: Endpoint = Endpoint {
+    rpc: "GetMe",
+    bucket: "me",
+    ..USER
+};
+
+pub static LOGOUT_USER: Endpoint = Endpoint {
+    rpc: "LogoutUser",
+    bucket: "users.logout",
+    permission_for_others: Some(LOGOUT_OTHER_USER),
+    audit: Some("users.logout"),
+    ..USER
+};
+
+pub static REMOVE_OTHER_TOKENS: Endpoint = Endpoint {
+    rpc: "RemoveOtherTokens",
+    bucket: "users.removeOtherTokens",
+    ..USER
+};
+
 /// Every public endpoint.
 pub static ENDPOINTS: &[&Endpoint] = &[
     &GET_MY_SESSION,
@@ -131,6 +158,9 @@ pub static ENDPOINTS: &[&Endpoint] = &[
     &LOGOUT_SESSION,
     &LOGIN,
     &LOGOUT,
+    &GET_ME,
+    &LOGOUT_USER,
+    &REMOVE_OTHER_TOKENS,
 ];
 
 /// The endpoint served at a gRPC path, if any.

@@ -1,6 +1,7 @@
 //! Use cases of the session service: authentication, permissions, 2FA, sessions
 //! and users. Both the gRPC and the REST edge call these; the rules live here once.
 
+mod account;
 mod address;
 mod audit;
 mod auth;
@@ -28,10 +29,11 @@ pub mod totp;
 mod two_factor;
 mod users;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use sessions_domain::{Clock, Repository};
 
+pub use account::{MeView, UserRef};
 pub use address::client_network;
 pub use auth::AuthContext;
 pub use config::{ServiceConfig, TwoFactorConfig};
@@ -40,9 +42,9 @@ pub use ids::{IdGenerator, RandomIds};
 pub use listing::ListParams;
 pub use login::LoginOutcome;
 pub use login_limits::LoginLimitConfig;
-pub use params::{LoginParams, NoParams, Params, SessionRef, missing};
+pub use params::{LoginName, LoginParams, LoginSecret, NoParams, Params, SessionRef, missing};
 pub use public::Listing;
-pub use rate_limit::RateLimitConfig;
+pub use rate_limit::{RateLimitConfig, RateWindow};
 pub use sealing::SecretSealer;
 pub use sessions::NewSessionInput;
 pub use users::{TotpEnrollment, UpsertUser};
@@ -66,6 +68,16 @@ pub struct Caller {
     pub two_factor_code: Option<String>,
     pub two_factor_method: Option<String>,
     pub client: ClientInfo,
+    /// Filled by the throttle step: the transports send it as headers on
+    /// every answer, success or not.
+    pub rate_window: Arc<OnceLock<RateWindow>>,
+}
+
+impl Caller {
+    /// The window the request left on its route, once it was throttled.
+    pub fn rate_window(&self) -> Option<RateWindow> {
+        self.rate_window.get().copied()
+    }
 }
 
 // Never print the token or the code, even in debug output.
@@ -83,6 +95,7 @@ impl std::fmt::Debug for Caller {
             )
             .field("two_factor_method", &self.two_factor_method)
             .field("client", &self.client)
+            .field("rate_window", &self.rate_window.get())
             .finish()
     }
 }
@@ -148,12 +161,21 @@ impl SessionService {
     ) -> sessions_domain::DomainResult<()> {
         let limits = &self.config().rate_limit;
         let address = address::address_key(&caller.client.ip);
-        let Err(limited) =
-            self.inner
-                .requests
-                .hit(&address, route, limits.requests, limits.window, self.now())
-        else {
-            return Ok(());
+        let limited = match self.inner.requests.hit(
+            &address,
+            route,
+            limits.requests,
+            limits.window,
+            self.now(),
+        ) {
+            Ok(window) => {
+                if let Some(window) = window {
+                    // Set once: a request passes one throttle.
+                    let _ = caller.rate_window.set(window);
+                }
+                return Ok(());
+            }
+            Err(limited) => limited,
         };
         // The exemption costs a token lookup: a caller found exempt is
         // remembered for the window, and others get a lookup only for the

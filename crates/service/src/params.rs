@@ -13,21 +13,57 @@ pub struct SessionRef {
     pub session_id: String,
 }
 
-/// A password login (`POST /api/v1/login`).
-#[derive(Clone, Default)]
-pub struct LoginParams {
-    pub username: String,
-    pub password: String,
-    /// TOTP or backup code, for users with TOTP enabled.
-    pub code: Option<String>,
+/// Who a password login names (spec section 9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginName {
+    Username(String),
+    Email(String),
 }
 
-// Never print the password or the code.
+/// The password of a login, as sent.
+#[derive(Clone, PartialEq, Eq)]
+pub enum LoginSecret {
+    Password(String),
+    /// The Meteor client's form: the password's hex SHA-256.
+    Digest(String),
+}
+
+/// One login (`POST /api/v1/login`), in one of the forms Rocket.Chat takes.
+#[derive(Clone, PartialEq, Eq)]
+pub enum LoginParams {
+    Password {
+        /// `None`: the body names nobody; the login fails like a wrong user.
+        name: Option<LoginName>,
+        secret: LoginSecret,
+        /// TOTP or backup code, for users with TOTP enabled.
+        code: Option<String>,
+    },
+    /// A login token presented again (Meteor's `resume` login).
+    Resume { token: String },
+}
+
+impl Default for LoginParams {
+    fn default() -> Self {
+        Self::Password {
+            name: None,
+            secret: LoginSecret::Password(String::new()),
+            code: None,
+        }
+    }
+}
+
+// Never print a password, digest, token or code.
 impl std::fmt::Debug for LoginParams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginParams")
-            .field("username", &self.username)
-            .finish_non_exhaustive()
+        match self {
+            Self::Password { name, .. } => f
+                .debug_struct("LoginParams::Password")
+                .field("name", name)
+                .finish_non_exhaustive(),
+            Self::Resume { .. } => f
+                .debug_struct("LoginParams::Resume")
+                .finish_non_exhaustive(),
+        }
     }
 }
 

@@ -79,6 +79,27 @@ fn overflow_network(address: &str) -> String {
     }
 }
 
+/// Where a request left its route's window: Rocket.Chat's `X-RateLimit-*`
+/// headers, sent on every answer of a limited route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateWindow {
+    pub limit: u32,
+    pub remaining: u32,
+    /// When the window resets, in Unix milliseconds.
+    pub reset_at_ms: i64,
+}
+
+impl RateWindow {
+    /// `X-RateLimit-Limit`, `-Remaining` and `-Reset`, as Rocket.Chat names them.
+    pub fn headers(&self) -> [(&'static str, String); 3] {
+        [
+            ("X-RateLimit-Limit", self.limit.to_string()),
+            ("X-RateLimit-Remaining", self.remaining.to_string()),
+            ("X-RateLimit-Reset", self.reset_at_ms.to_string()),
+        ]
+    }
+}
+
 /// Why a request was refused, and how far over its window is: the caller
 /// checks an exemption only for the first few over the limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,8 +132,8 @@ impl RequestWindows {
         digest
     }
 
-    /// Counts one request of `address` on `route`; `Err` once the window holds
-    /// more than `limit`.
+    /// Counts one request of `address` on `route`: the window it leaves, or
+    /// `Err` once the window holds more than `limit`. `None`: no limit.
     pub(crate) fn hit(
         &self,
         address: &str,
@@ -120,9 +141,9 @@ impl RequestWindows {
         limit: u32,
         window: Duration,
         now: DateTime<Utc>,
-    ) -> Result<(), Limited> {
+    ) -> Result<Option<RateWindow>, Limited> {
         if limit == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1);
         let now_ms = now.timestamp_millis();
@@ -162,10 +183,14 @@ impl RequestWindows {
             }
         };
         *count = count.saturating_add(1);
-        if *count <= limit {
-            return Ok(());
-        }
         let reset_at_ms = start.saturating_add(window_ms);
+        if *count <= limit {
+            return Ok(Some(RateWindow {
+                limit,
+                remaining: limit - *count,
+                reset_at_ms,
+            }));
+        }
         Err(Limited {
             error: DomainError::RateLimited {
                 limit,
@@ -226,8 +251,17 @@ mod tests {
     #[test]
     fn limits_within_a_window_and_resets_after() {
         let windows = RequestWindows::new(1 << 20);
-        for _ in 0..3 {
-            assert!(windows.hit("a", "r", 3, MINUTE, at(10)).is_ok());
+        let reset_at_ms = at(10).timestamp_millis() + 50_000;
+        for remaining in [2, 1, 0] {
+            let window = windows.hit("a", "r", 3, MINUTE, at(10));
+            assert_eq!(
+                window.ok().flatten(),
+                Some(RateWindow {
+                    limit: 3,
+                    remaining,
+                    reset_at_ms
+                })
+            );
         }
         let err = windows.hit("a", "r", 3, MINUTE, at(10)).unwrap_err();
         assert_eq!(
@@ -244,7 +278,7 @@ mod tests {
         assert!(windows.hit("b", "r", 3, MINUTE, at(10)).is_ok());
         assert!(windows.hit("a", "other", 3, MINUTE, at(10)).is_ok());
         assert!(windows.hit("a", "r", 3, MINUTE, at(10) + MINUTE).is_ok());
-        assert!(windows.hit("a", "r", 0, MINUTE, at(10)).is_ok());
+        assert!(matches!(windows.hit("a", "r", 0, MINUTE, at(10)), Ok(None)));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Managing users and permissions: the operator CLI and the internal API call
 //! these.
 
-use sessions_domain::{DomainError, DomainResult, Permission, User};
+use sessions_domain::{DomainError, DomainResult, Permission, User, UserEmail};
 
 use crate::{SessionService, password_work, secrets::hash_backup_code, totp};
 
@@ -17,6 +17,28 @@ pub struct UpsertUser {
     pub name: String,
     pub roles: Vec<String>,
     pub active: bool,
+    /// Replaces the user's e-mail addresses when `Some`; `None` keeps them.
+    pub emails: Option<Vec<UserEmail>>,
+}
+
+/// The most addresses one user holds.
+const MAX_EMAILS: usize = 10;
+
+/// A plausible address: one `@` between a local part and a domain, no spaces
+/// or control characters, at most 254 bytes (RFC 5321's path limit). Mail is
+/// what proves an address; this keeps garbage and header tricks out.
+fn check_email(address: &str) -> DomainResult<()> {
+    let address = address.trim();
+    let plausible = address.len() <= 254
+        && !address.chars().any(|c| c.is_whitespace() || c.is_control())
+        && address.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        });
+    if plausible {
+        Ok(())
+    } else {
+        Err(invalid("must match format \"email\""))
+    }
 }
 
 /// What an operator hands to the user once: never stored in clear.
@@ -63,15 +85,27 @@ impl SessionService {
                 created_at: self.now(),
             },
         };
-        self.repo()
-            .upsert_user(&user)
-            .await
-            .map_err(|err| match err {
-                DomainError::Conflict(_) => {
-                    DomainError::Conflict(format!("username '{}' is taken", user.username))
+        let saved = match &input.emails {
+            Some(emails) => {
+                if emails.len() > MAX_EMAILS {
+                    return Err(invalid("must NOT have more than 10 items"));
                 }
-                other => other,
-            })?;
+                for email in emails {
+                    check_email(&email.address)?;
+                }
+                self.repo().upsert_user_with_emails(&user, emails).await
+            }
+            None => self.repo().upsert_user(&user).await,
+        };
+        saved.map_err(|err| match err {
+            DomainError::Conflict(message) if message.starts_with("e-mail") => {
+                DomainError::Conflict(message)
+            }
+            DomainError::Conflict(_) => {
+                DomainError::Conflict(format!("username '{}' is taken", user.username))
+            }
+            other => other,
+        })?;
         tracing::info!(user_id = %user.id, username = %user.username, "user saved");
         Ok(user)
     }
@@ -92,6 +126,11 @@ impl SessionService {
             .find_user_by_username(id_or_username)
             .await?
             .ok_or(DomainError::NotFound("user"))
+    }
+
+    /// The user's e-mail addresses, in the order they were given.
+    pub async fn user_emails(&self, user_id: &str) -> DomainResult<Vec<UserEmail>> {
+        self.repo().user_emails(user_id).await
     }
 
     pub async fn list_users(&self) -> DomainResult<Vec<User>> {

@@ -4,6 +4,7 @@
 mod attempts;
 mod audit;
 mod convert;
+mod emails;
 mod entities;
 mod events;
 mod permissions;

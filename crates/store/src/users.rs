@@ -2,14 +2,16 @@
 
 use async_trait::async_trait;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder,
-    sea_query::Expr, sea_query::OnConflict,
+    ActiveValue::Set,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Func, OnConflict},
 };
-use sessions_domain::{DomainResult, User, UserRepository};
+use sessions_domain::{DomainResult, User, UserEmail, UserRepository};
 
 use crate::{
     Store,
     convert::{map_db_error, millis, roles_to_json, user_from_row},
+    emails,
     entities::{backup_codes, users},
 };
 
@@ -31,7 +33,24 @@ impl UserRepository for Store {
             .one(&self.db)
             .await
             .map_err(map_db_error)?;
-        Ok(row.map(user_from_row))
+        if row.is_some() {
+            return Ok(row.map(user_from_row));
+        }
+        // Then without case, when that names one user only, as Meteor's
+        // `findUserByUsername` does (SQLite's `lower` folds ASCII only).
+        let mut rows = users::Entity::find()
+            .filter(
+                Expr::expr(Func::lower(Expr::col(users::Column::Username)))
+                    .eq(username.to_lowercase()),
+            )
+            .limit(2)
+            .all(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(match rows.len() {
+            1 => rows.pop().map(user_from_row),
+            _ => None,
+        })
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
@@ -46,32 +65,28 @@ impl UserRepository for Store {
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn upsert_user(&self, user: &User) -> DomainResult<()> {
-        let row = users::ActiveModel {
-            id: Set(user.id.clone()),
-            username: Set(user.username.clone()),
-            name: Set(user.name.clone()),
-            roles: Set(roles_to_json(&user.roles)),
-            active: Set(user.active),
-            password_hash: Set(user.password_hash.clone()),
-            totp_secret: Set(user.totp_secret.clone()),
-            totp_last_step: Set(user.totp_last_step),
-            created_at: Set(millis(user.created_at)),
+        write_user(&self.db, user).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
+    async fn upsert_user_with_emails(&self, user: &User, emails: &[UserEmail]) -> DomainResult<()> {
+        let txn = self.begin_write().await.map_err(map_db_error)?;
+        write_user(&txn, user).await?;
+        emails::replace_emails(&txn, &user.id, emails).await?;
+        txn.commit().await.map_err(map_db_error)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
+    async fn user_emails(&self, user_id: &str) -> DomainResult<Vec<UserEmail>> {
+        emails::user_emails(&self.db, user_id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
+    async fn find_user_by_email(&self, address: &str) -> DomainResult<Option<User>> {
+        let Some(user_id) = emails::owner_of(&self.db, address).await? else {
+            return Ok(None);
         };
-        users::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(users::Column::Id)
-                    .update_columns([
-                        users::Column::Username,
-                        users::Column::Name,
-                        users::Column::Roles,
-                        users::Column::Active,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.db)
-            .await
-            .map_err(map_db_error)?;
-        Ok(())
+        self.find_user(&user_id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
@@ -147,6 +162,37 @@ impl UserRepository for Store {
             .map_err(map_db_error)?;
         Ok(result.rows_affected == 1)
     }
+}
+
+/// Inserts the user, or replaces the profile of an existing one (its secrets
+/// stay as they are).
+async fn write_user<C: sea_orm::ConnectionTrait>(conn: &C, user: &User) -> DomainResult<()> {
+    let row = users::ActiveModel {
+        id: Set(user.id.clone()),
+        username: Set(user.username.clone()),
+        name: Set(user.name.clone()),
+        roles: Set(roles_to_json(&user.roles)),
+        active: Set(user.active),
+        password_hash: Set(user.password_hash.clone()),
+        totp_secret: Set(user.totp_secret.clone()),
+        totp_last_step: Set(user.totp_last_step),
+        created_at: Set(millis(user.created_at)),
+    };
+    users::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(users::Column::Id)
+                .update_columns([
+                    users::Column::Username,
+                    users::Column::Name,
+                    users::Column::Roles,
+                    users::Column::Active,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await
+        .map_err(map_db_error)?;
+    Ok(())
 }
 
 async fn write_backup_codes<C: sea_orm::ConnectionTrait>(

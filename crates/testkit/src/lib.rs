@@ -171,6 +171,7 @@ impl TestApp {
                 name: format!("{username} name"),
                 roles: roles.iter().map(|r| (*r).to_owned()).collect(),
                 active: true,
+                emails: None,
             })
             .await
             .expect("upsert user")
@@ -186,6 +187,38 @@ impl TestApp {
                 .expect("set password");
         }
         user.id
+    }
+
+    /// Replaces a user's e-mail addresses (address, verified) through the
+    /// internal API, keeping the rest of the profile.
+    pub async fn set_emails(&self, user_id: &str, emails: &[(&str, bool)]) {
+        let mut internal = self.internal().await;
+        let user = internal
+            .get_user(pb::GetUserRequest {
+                user_id: user_id.to_owned(),
+            })
+            .await
+            .expect("get user")
+            .into_inner();
+        internal
+            .upsert_user(pb::UpsertUserRequest {
+                id: user.id,
+                username: user.username,
+                name: user.name,
+                roles: user.roles,
+                active: user.active,
+                emails: Some(pb::UserEmails {
+                    emails: emails
+                        .iter()
+                        .map(|(address, verified)| pb::UserEmail {
+                            address: (*address).to_owned(),
+                            verified: *verified,
+                        })
+                        .collect(),
+                }),
+            })
+            .await
+            .expect("set emails");
     }
 
     /// Enables TOTP with `secret` (raw bytes); answers the backup codes.

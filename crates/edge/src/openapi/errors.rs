@@ -21,6 +21,7 @@ pub(super) enum Answer {
     InvalidSortKeys,
     Unauthorized,
     LoginFailed,
+    InvalidUserId,
     Forbidden,
     SessionNotFound,
     PayloadTooLarge,
@@ -32,13 +33,14 @@ pub(super) enum Answer {
 }
 
 impl Answer {
-    pub(super) const ALL: [Self; 14] = [
+    pub(super) const ALL: [Self; 15] = [
         Self::InvalidParams,
         Self::TwoFactor,
         Self::InvalidSort,
         Self::InvalidSortKeys,
         Self::Unauthorized,
         Self::LoginFailed,
+        Self::InvalidUserId,
         Self::Forbidden,
         Self::SessionNotFound,
         Self::PayloadTooLarge,
@@ -57,6 +59,7 @@ impl Answer {
             Self::InvalidSortKeys => "InvalidSortKeysError",
             Self::Unauthorized => "UnauthorizedError",
             Self::LoginFailed => "LoginError",
+            Self::InvalidUserId => "InvalidUserIdError",
             Self::Forbidden => "ForbiddenError",
             Self::SessionNotFound => "SessionNotFoundError",
             Self::PayloadTooLarge => "PayloadTooLargeError",
@@ -75,7 +78,10 @@ impl Answer {
             Self::InvalidSort => "`sort` is not a JSON object of 1/-1 values.",
             Self::InvalidSortKeys => "`sort` names a key that cannot be sorted on.",
             Self::Unauthorized => "Missing, wrong, revoked or expired X-User-Id/X-Auth-Token.",
-            Self::LoginFailed => "Wrong user or password, or a missing or wrong TOTP code.",
+            Self::LoginFailed => {
+                "Wrong user or password, a missing or wrong TOTP code, a blocked login, a deactivated user or a dead resume token."
+            }
+            Self::InvalidUserId => "The user to log out does not exist.",
             Self::Forbidden => "The caller lacks the permission.",
             Self::SessionNotFound => "No such session, not the caller's, or (admin) not active.",
             Self::PayloadTooLarge => "The body is over the configured limit.",
@@ -116,14 +122,24 @@ impl Answer {
             Self::InvalidSort => vec![DomainError::InvalidSort(TEXT_HOLE.to_owned())],
             Self::InvalidSortKeys => vec![DomainError::InvalidSortKeys],
             Self::Unauthorized => vec![DomainError::Unauthenticated],
-            Self::LoginFailed => vec![
-                DomainError::LoginFailed,
-                DomainError::LoginTwoFactorRequired,
-                DomainError::LoginTwoFactorInvalid,
-                DomainError::LoginTwoFactorMaxAttempts,
-                DomainError::LoginBlockedForAddress,
-                DomainError::LoginBlockedForUser,
-            ],
+            Self::LoginFailed => {
+                let totp = TwoFactorFailure {
+                    method: "totp".to_owned(),
+                    available_methods: vec!["totp".to_owned()],
+                };
+                vec![
+                    DomainError::LoginFailed,
+                    DomainError::LoginTwoFactorRequired(totp.clone()),
+                    DomainError::LoginTwoFactorInvalid(totp),
+                    DomainError::LoginTwoFactorMaxAttempts,
+                    DomainError::LoginBlockedForAddress,
+                    DomainError::LoginBlockedForUser,
+                    DomainError::UserNotActivated,
+                    DomainError::ResumeLoggedOut,
+                    DomainError::ResumeExpired,
+                ]
+            }
+            Self::InvalidUserId => vec![DomainError::InvalidUserId],
             Self::Forbidden => vec![DomainError::Forbidden],
             Self::SessionNotFound => vec![DomainError::SessionNotFound],
             Self::PayloadTooLarge => return edge(EdgeError::PayloadTooLarge),

@@ -292,12 +292,24 @@ fn written_answers_validate() {
     let login = pb::LoginResponse {
         status: "success".into(),
         data: Some(pb::LoginData {
-            me: Some(pb::LoginUser {
+            me: Some(pb::Me {
                 roles: vec!["user".into()],
+                emails: vec![pb::UserEmail::default()],
+                email: Some("a@b.c".into()),
+                settings: Some(pb::MeSettings {
+                    profile: Some(pb::MeProfile {}),
+                    preferences: Some(pb::MePreferences {}),
+                }),
+                services: Some(pb::MeServices {
+                    password: Some(pb::MePassword { exists: true }),
+                    totp: Some(pb::MeEnabled { enabled: true }),
+                    email2fa: None,
+                }),
                 ..Default::default()
             }),
             ..Default::default()
         }),
+        success: true,
     };
     let body = written(&login, "sessions.v1.LoginResponse");
     let schema = response_schema(&doc, "post", "/api/v1/login", "200");
@@ -439,7 +451,10 @@ fn each_route_lists_the_errors_it_can_answer() {
     assert!(conforms(
         &doc,
         &login,
-        &body(DomainError::LoginTwoFactorRequired)
+        &body(DomainError::LoginTwoFactorRequired(TwoFactorFailure {
+            method: "totp".into(),
+            available_methods: vec!["totp".into()],
+        }))
     ));
     assert!(!conforms(&doc, &login, &body(DomainError::Unauthenticated)));
     assert!(conforms(&doc, &logout, &body(DomainError::Unauthenticated)));

@@ -34,6 +34,7 @@ pub(crate) const ENV_KEYS: &[(&str, &str)] = &[
     ("DATABASE_TIMEOUT_MS", "database.timeout_ms"),
     ("MIGRATE_ON_START", "database.migrate_on_start"),
     ("INSTANCE_ID", "sessions.instance_id"),
+    ("SITE_URL", "sessions.site_url"),
     ("SESSION_LIFETIME_SECS", "sessions.lifetime_secs"),
     ("ACTIVITY_THROTTLE_SECS", "sessions.activity_throttle_secs"),
     ("LIST_DEFAULT_COUNT", "sessions.list_default_count"),
@@ -291,6 +292,12 @@ mod tests {
                 "f0313fa9-ebe6-4a84-8580-3104f6a09988",
                 json!("f0313fa9-ebe6-4a84-8580-3104f6a09988"),
                 |c| json!(c.sessions.instance_id),
+            ),
+            (
+                "SITE_URL",
+                "https://chat.example.org",
+                json!("https://chat.example.org"),
+                |c| json!(c.sessions.site_url),
             ),
             ("SESSION_LIFETIME_SECS", "7776001", json!(7_776_001), |c| {
                 json!(c.sessions.lifetime_secs)

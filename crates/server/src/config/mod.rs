@@ -98,6 +98,9 @@ pub struct SessionSettings {
     pub activity_throttle_secs: u64,
     pub list_default_count: u64,
     pub list_max_count: u64,
+    /// Where users reach the chat server (Rocket.Chat's `Site_Url`): `me`'s
+    /// `avatarUrl` starts with it.
+    pub site_url: String,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -223,6 +226,7 @@ impl Default for SessionSettings {
             activity_throttle_secs: service.activity_throttle.as_secs(),
             list_default_count: service.list_default_count,
             list_max_count: service.list_max_count,
+            site_url: service.site_url,
         }
     }
 }
@@ -346,6 +350,7 @@ impl Config {
             list_max_count: sessions.list_max_count,
             session_lifetime: Duration::from_secs(sessions.lifetime_secs),
             activity_throttle: Duration::from_secs(sessions.activity_throttle_secs),
+            site_url: sessions.site_url.clone(),
             two_factor: TwoFactorConfig {
                 totp_skew_steps: two_factor.totp_skew_steps,
                 remember_for: Duration::from_secs(two_factor.remember_secs),

@@ -169,6 +169,16 @@ impl Config {
             1,
             "a page must hold at least one entry",
         );
+        let site = url::Url::parse(&s.site_url);
+        if !site
+            .as_ref()
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+        {
+            problems.refuse(
+                "sessions.site_url",
+                format_args!("is {:?}; it must be an http:// or https:// URL", s.site_url),
+            );
+        }
         if s.list_max_count >= 1 && s.list_default_count > s.list_max_count {
             problems.refuse(
                 "sessions.list_default_count",

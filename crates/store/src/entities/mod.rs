@@ -10,4 +10,5 @@ pub(crate) mod known_addresses;
 pub(crate) mod permissions;
 pub(crate) mod session_events;
 pub(crate) mod sessions;
+pub(crate) mod user_emails;
 pub(crate) mod users;
