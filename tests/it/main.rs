@@ -31,6 +31,7 @@ mod binary;
 mod brute_force;
 mod cli;
 mod client_info;
+mod client_journey;
 mod config;
 mod connections;
 mod descriptors;
