@@ -33,6 +33,7 @@ mod client_info;
 mod config;
 mod connections;
 mod descriptors;
+mod devices;
 mod faults;
 mod grpc;
 mod hostile_input;

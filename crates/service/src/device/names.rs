@@ -1,10 +1,12 @@
 //! uap-core's browser and OS families renamed to what ua-parser-js (so Rocket.Chat)
-//! calls them; a family ua-parser-js does not know leaves the device unnamed.
+//! calls them, with versions as written; a family it does not know is named after a
+//! browser token it carries, or left unnamed.
 
 use ua_parser::{os, user_agent};
 
 /// uap-core family -> ua-parser-js name, for the browsers ua-parser-js names. Anything
-/// else (crawlers, HTTP libraries, apps) Rocket.Chat records without a name.
+/// else (crawlers, HTTP libraries, apps) gets a name only from a browser token it
+/// carries (`underlying`): Rocket.Chat records a crawler with `Chrome/` as Chrome.
 const BROWSERS: &[(&str, &str)] = &[
     ("360 Browser", "360"),
     ("Android", "Android Browser"),

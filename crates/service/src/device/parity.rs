@@ -7,8 +7,8 @@ use super::parse_device;
 
 /// ua-parser-js knows these models' form factors from its per-vendor model tables (an
 /// Oppo watch, a Huawei or Xiaomi tablet that says `Mobile`, Sony and LG TVs it calls
-/// phones, a ZTE model of no type); uap-core names no form factor, and copying those
-/// tables would be transcribing ua-parser-js.
+/// phones, a ZTE model of no type, an HbbTV plug-in it calls no device); uap-core
+/// names no form factor, and copying those tables would be transcribing ua-parser-js.
 const MODEL_TABLES: &str = "form factor from ua-parser-js's vendor model tables";
 
 /// Rocket.Chat stores `longVersion: null` when the mobile app's version part is
@@ -17,8 +17,9 @@ const MODEL_TABLES: &str = "form factor from ua-parser-js's vendor model tables"
 const UNDEFINED_AS_NULL: &str = "Rocket.Chat's null longVersion, kept as \"\"";
 
 /// ua-parser-js's reading of rare or garbled text (`OPX/2` as Opera GX, J2ME as iOS,
-/// `Windows NT; Windows NT 10.0` as version `NT`, `15.6,2`, a lowercase `brave/`, the
-/// `GNU C` of a compiler as the OS); uap-core reads them as written.
+/// an iPod's `CPU iPhone` as Mac OS, `Windows NT; Windows NT 10.0` as version `NT`,
+/// `15.6,2`, a lowercase `brave/`, the `GNU C` of a compiler as the OS, in-app
+/// tokens); uap-core reads them as written and one rule each would fit one string.
 const MISREAD: &str = "ua-parser-js's reading of rare or garbled text";
 
 /// Vectors we knowingly answer otherwise, each with why; everything else must match.
