@@ -12,6 +12,12 @@ const KINDS: &[&str] = &[
     "browser",
     "mobile",
     "tablet",
+    "smarttv",
+    "console",
+    "wearable",
+    "embedded",
+    // A device model of no known form factor (a Mac), as Rocket.Chat records it.
+    "",
     "other",
     "mobile-app",
     "desktop-app",

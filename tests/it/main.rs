@@ -35,6 +35,7 @@ mod client_journey;
 mod config;
 mod connections;
 mod descriptors;
+mod devices;
 mod faults;
 mod grpc;
 mod hostile_input;

@@ -46,6 +46,19 @@ pub struct Device {
     pub version: String,
 }
 
+impl Device {
+    /// `os.version` as Rocket.Chat stores it: a named OS loses an empty version
+    /// (`removeEmptyProps` in its SAUMonitor), while the unnamed default keeps
+    /// `version: ""`. The rule decides absence alone, so no column stores it.
+    pub fn stored_os_version(&self) -> Option<&str> {
+        if !self.os_name.is_empty() && self.os_version.is_empty() {
+            None
+        } else {
+            Some(&self.os_version)
+        }
+    }
+}
+
 /// Where a session's 2FA check was last passed, and until when it is trusted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TwoFactorTrust {

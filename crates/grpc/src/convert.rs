@@ -14,7 +14,7 @@ pub(crate) fn device(device: &Device) -> pb::Device {
         long_version: device.long_version.clone(),
         os: Some(pb::OperatingSystem {
             name: device.os_name.clone(),
-            version: device.os_version.clone(),
+            version: device.stored_os_version().map(str::to_owned),
         }),
         version: device.version.clone(),
     }

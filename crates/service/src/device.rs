@@ -1,5 +1,11 @@
-//! Device of a session from its User-Agent (spec section 6), with uap-core's
-//! maintained regexes and Rocket.Chat's own mobile and desktop app formats.
+//! Device of a session from its User-Agent, recorded as Rocket.Chat records it (spec
+//! section 6): uap-core's maintained regexes, their answers mapped onto ua-parser-js's
+//! names and form factors, and Rocket.Chat's own rules for its mobile and desktop apps.
+
+mod form;
+mod names;
+#[cfg(test)]
+mod parity;
 
 use std::sync::OnceLock;
 
@@ -10,6 +16,9 @@ use ua_parser::{Extractor, Regexes};
 static EXTRACTOR: OnceLock<Option<Extractor<'static>>> = OnceLock::new();
 static VERSION: OnceLock<Regex> = OnceLock::new();
 static DESKTOP_APP: OnceLock<Regex> = OnceLock::new();
+
+/// ua-parser-js reads only this many UTF-16 units of a User-Agent.
+const PARSED_LENGTH: usize = 500;
 
 /// Compiles the uap-core regexes; takes a moment, so the server calls it once at
 /// start-up rather than on the first login.
@@ -50,129 +59,114 @@ fn short_version(long_version: &str) -> String {
         .unwrap_or_default()
 }
 
-fn join_version<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> String {
-    parts
-        .into_iter()
-        .map_while(|part| part.filter(|p| !p.is_empty()))
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
 pub fn parse_device(user_agent: &str) -> Device {
-    if let Some(device) = rocket_chat_mobile(user_agent) {
-        return device;
-    }
-    let mut device = Device {
-        kind: "other".to_owned(),
-        ..Device::default()
+    let mut device = if let Some(device) = rocket_chat_mobile(user_agent) {
+        device
+    } else if user_agent.contains(" Electron/") {
+        desktop_app(user_agent)
+    } else {
+        web_client(user_agent)
     };
-    if let Some(extractor) = extractor() {
-        let (browser, os, hardware) = extractor.extract(user_agent);
-        if let Some(browser) = browser.filter(|b| b.family != "Other") {
-            device.kind = "browser".to_owned();
-            device.name = browser.family.to_string();
-            device.long_version = join_version([
-                browser.major,
-                browser.minor,
-                browser.patch,
-                browser.patch_minor,
-            ]);
-        }
-        if let Some(os) = os.filter(|os| os.os != "Other") {
-            device.os_name = os.os.to_string();
-            device.os_version = join_version([
-                os.major.as_deref(),
-                os.minor.as_deref(),
-                os.patch.as_deref(),
-                os.patch_minor.as_deref(),
-            ]);
-        }
-        let hardware = hardware.map(|h| h.device.to_string()).unwrap_or_default();
-        if let Some(kind) = form_factor(user_agent, &hardware) {
-            device.kind = kind.to_owned();
-        }
-    }
-    if let Some(version) = rocket_chat_desktop_version(user_agent) {
-        device.kind = "desktop-app".to_owned();
-        device.name = "Rocket.Chat".to_owned();
-        device.long_version = version;
-    }
     device.version = short_version(&device.long_version);
     device
 }
 
-/// `mobile` or `tablet` when the hardware is one; uap-core names devices, not
-/// form factors, so the usual User-Agent conventions decide.
-fn form_factor(user_agent: &str, hardware: &str) -> Option<&'static str> {
-    let tablet = hardware == "iPad"
-        || hardware.contains("Tablet")
-        || user_agent.contains("Tablet")
-        || (user_agent.contains("Android") && !user_agent.contains("Mobile"));
-    let mobile = [
-        "iPhone",
-        "iPod",
-        "Generic Smartphone",
-        "Generic Feature Phone",
-    ]
-    .contains(&hardware)
-        || user_agent.contains("Mobi");
-    if tablet {
-        Some("tablet")
-    } else if mobile {
-        Some("mobile")
-    } else {
-        None
+/// The default of Rocket.Chat's record: what an unknown User-Agent gets.
+fn other() -> Device {
+    Device {
+        kind: "other".to_owned(),
+        ..Device::default()
     }
 }
 
-/// `RC Mobile; iOS 12.2; v3.4.0 (250)`: the Rocket.Chat mobile app.
+/// Browsers and everything else that is not one of Rocket.Chat's apps.
+fn web_client(user_agent: &str) -> Device {
+    let mut device = other();
+    let Some(extractor) = extractor() else {
+        return device;
+    };
+    let user_agent = js_prefix(user_agent, PARSED_LENGTH);
+    let (browser, os, hardware) = extractor.extract(user_agent);
+    if let Some((name, version)) = names::browser(browser.as_ref(), user_agent) {
+        device.kind = "browser".to_owned();
+        device.name = name;
+        device.long_version = version;
+    }
+    (device.os_name, device.os_version) = names::os(os.as_ref(), user_agent);
+    let hardware = hardware.map(|h| h.device.into_owned()).unwrap_or_default();
+    if let Some(kind) = form::factor(user_agent, &hardware) {
+        device.kind = kind.to_owned();
+    }
+    device
+}
+
+/// Any Electron shell (` Electron/`, with its space, as Rocket.Chat tests it) is the
+/// desktop app: its OS, no browser, and a name only when `Rocket.Chat/x.y` is there.
+fn desktop_app(user_agent: &str) -> Device {
+    let mut device = Device {
+        kind: "desktop-app".to_owned(),
+        ..Device::default()
+    };
+    let user_agent_read = js_prefix(user_agent, PARSED_LENGTH);
+    let os = extractor().and_then(|e| e.os.extract(user_agent_read));
+    (device.os_name, device.os_version) = names::os(os.as_ref(), user_agent_read);
+    let regex = DESKTOP_APP
+        .get_or_init(|| Regex::new(r"Rocket\.Chat/([0-9]+(?:\.[0-9]+)+)").expect("static regex"));
+    if let Some(version) = regex.captures(user_agent).and_then(|c| c.get(1)) {
+        device.name = "Rocket.Chat".to_owned();
+        device.long_version = version.as_str().to_owned();
+    }
+    device
+}
+
+/// `RC Mobile; ios 17.5.1; v4.49.2 (60183)`: the Rocket.Chat mobile app. Rocket.Chat
+/// reads the parts by position (the OS, then the app), each trimmed and split on
+/// single spaces, and keeps the name part untrimmed.
 fn rocket_chat_mobile(user_agent: &str) -> Option<Device> {
-    let mut parts = user_agent.split(';').map(str::trim);
-    if parts.next()? != "RC Mobile" {
+    let mut parts = user_agent.split(';');
+    let name = parts.next()?;
+    if name.trim() != "RC Mobile" {
         return None;
     }
     let mut device = Device {
         kind: "mobile-app".to_owned(),
-        name: "RC Mobile".to_owned(),
+        name: name.to_owned(),
         ..Device::default()
     };
-    for part in parts {
-        if let Some(app) = part
-            .strip_prefix('v')
-            .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
-        {
-            let mut words = app.split_whitespace();
-            let version = words.next().unwrap_or_default();
-            let bundle = words
-                .next()
-                .map(|b| b.trim_matches(|c| c == '(' || c == ')'))
-                .filter(|b| !b.is_empty());
-            device.long_version = match bundle {
-                Some(bundle) => format!("{version} {bundle}"),
-                None => version.to_owned(),
-            };
-        } else if let Some((name, version)) = part.rsplit_once(' ') {
-            device.os_name = name.to_owned();
-            device.os_version = version.to_owned();
-        } else if !part.is_empty() {
-            device.os_name = part.to_owned();
-        }
+    if let Some(os) = parts.next() {
+        let mut words = os.trim().split(' ');
+        device.os_name = words.next().unwrap_or_default().to_owned();
+        device.os_version = words.next().unwrap_or_default().to_owned();
     }
-    device.version = short_version(&device.long_version);
+    if let Some(app) = parts.next() {
+        let mut words = app.trim().split(' ');
+        let version = words.next().unwrap_or_default();
+        let version = version.strip_prefix('v').unwrap_or(version);
+        let bundle: String = words
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !matches!(c, '(' | ')'))
+            .collect();
+        device.long_version = if bundle.is_empty() {
+            version.to_owned()
+        } else {
+            format!("{version} {bundle}")
+        };
+    }
     Some(device)
 }
 
-/// The Rocket.Chat desktop app is Electron with `Rocket.Chat/x.y.z` in its UA.
-fn rocket_chat_desktop_version(user_agent: &str) -> Option<String> {
-    if !user_agent.contains("Electron/") {
-        return None;
+/// The longest prefix of at most `units` UTF-16 code units: JavaScript's `substring`.
+fn js_prefix(text: &str, units: usize) -> &str {
+    let mut used = 0;
+    for (at, c) in text.char_indices() {
+        used += c.len_utf16();
+        if used > units {
+            return &text[..at];
+        }
     }
-    let regex = DESKTOP_APP
-        .get_or_init(|| Regex::new(r"Rocket\.Chat/([0-9][0-9A-Za-z.\-]*)").expect("static regex"));
-    regex
-        .captures(user_agent)
-        .and_then(|c| c.get(1))
-        .map(|m| m.as_str().to_owned())
+    text
 }
 
 #[cfg(test)]
@@ -217,21 +211,35 @@ mod tests {
                 "3.4.0"
             )
         );
+        // Positional, as Rocket.Chat reads it: a missing OS part shifts the app.
+        assert_eq!(
+            parse_device("RC Mobile; v4.49.2 (60183)"),
+            device("mobile-app", "RC Mobile", "", ("v4.49.2", "(60183)"), "")
+        );
     }
 
     #[test]
     fn rocket_chat_desktop_app() {
         let ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Rocket.Chat/3.9.4 Chrome/108.0.5359.215 Electron/22.3.1 Safari/537.36";
-        let parsed = parse_device(ua);
-        assert_eq!(parsed.kind, "desktop-app");
-        assert_eq!(parsed.name, "Rocket.Chat");
-        assert_eq!(parsed.long_version, "3.9.4");
-        assert_eq!(parsed.version, "3.9.4");
-        assert_eq!(parsed.os_name, "Linux");
+        assert_eq!(
+            parse_device(ua),
+            device(
+                "desktop-app",
+                "Rocket.Chat",
+                "3.9.4",
+                ("Linux", ""),
+                "3.9.4"
+            )
+        );
+        let slack = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Slack/4.36.140 Chrome/120.0.6099.56 Electron/28.0.0 Safari/537.36";
+        assert_eq!(
+            parse_device(slack),
+            device("desktop-app", "", "", ("Mac OS", "10.15.7"), "")
+        );
     }
 
     #[test]
-    fn phones_and_tablets_take_their_type() {
+    fn phones_tablets_and_macs_take_their_type() {
         let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 16_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.5 Mobile/15E148 Safari/604.1";
         let parsed = parse_device(iphone);
         assert_eq!(
@@ -240,12 +248,17 @@ mod tests {
         );
         let ipad = "Mozilla/5.0 (iPad; CPU OS 16_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.5 Mobile/15E148 Safari/604.1";
         assert_eq!(parse_device(ipad).kind, "tablet");
+        let mac = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
+        assert_eq!(
+            parse_device(mac),
+            device("", "Safari", "17.5", ("Mac OS", "10.15.7"), "17.5")
+        );
     }
 
     /// Caught by the `properties` below: versions are ASCII digits only.
     #[test]
     fn versions_take_ascii_digits_only() {
-        let parsed = parse_device("RC Mobile; v1\u{663}");
+        let parsed = parse_device("RC Mobile; ios; v1\u{663}");
         assert_eq!(parsed.long_version, "1\u{663}");
         assert_eq!(parsed.version, "1");
         assert_eq!(short_version("\u{663}.\u{664}"), "");
@@ -255,6 +268,13 @@ mod tests {
     fn unknown_agents_are_other_with_empty_strings() {
         assert_eq!(parse_device(""), device("other", "", "", ("", ""), ""));
         assert_eq!(parse_device("???"), device("other", "", "", ("", ""), ""));
+    }
+
+    #[test]
+    fn only_the_first_500_utf16_units_are_parsed() {
+        assert_eq!(js_prefix("abc", 2), "ab");
+        assert_eq!(js_prefix("a\u{1F600}b", 2), "a");
+        assert_eq!(js_prefix("a\u{1F600}b", 3), "a\u{1F600}");
     }
 }
 
@@ -269,6 +289,11 @@ mod properties {
         "browser",
         "mobile",
         "tablet",
+        "smarttv",
+        "console",
+        "wearable",
+        "embedded",
+        "",
         "other",
         "mobile-app",
         "desktop-app",
@@ -280,12 +305,15 @@ mod properties {
         "Windows NT 10.0; Win64; x64",
         "iPhone; CPU iPhone OS 16_5 like Mac OS X",
         "Linux; Android 13; Pixel 7",
+        "Macintosh; Intel Mac OS X 10_15_7",
         ") AppleWebKit/537.36 (KHTML, like Gecko) ",
         "Chrome/113.0.0.0 ",
         "Firefox/114.0",
         "Mobile",
         "Tablet",
-        "Electron/22.3.1 ",
+        "SMART-TV",
+        "Xbox",
+        " Electron/22.3.1 ",
         "Rocket.Chat/",
         "RC Mobile",
         "; ",

@@ -1,0 +1,126 @@
+// Writes vectors.json: for every User-Agent of corpus.json, the `device` Rocket.Chat
+// stores for a login with it. Run by hand (`npm ci && node generate.js` here); the Rust
+// test only reads the checked-in output, so neither node nor the network is needed there.
+//
+// Rocket.Chat parses with ua-parser-js 1.x and post-processes in
+// apps/meteor/app/statistics/server/lib/UAParserCustom.ts and SAUMonitor.ts
+// (`_getUserAgentInfo`). Those files are not on npm, so their rules are restated below,
+// each with the detail that decides an output.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const UAParser = require('ua-parser-js');
+
+const MOBILE_APP = 'RC Mobile';
+
+// UAParserMobile.isMobileApp: the first `;`-separated part, trimmed, is the app name.
+function isMobileApp(ua) {
+    return typeof ua === 'string' && ua !== '' && ua.split(';')[0].trim() === MOBILE_APP;
+}
+
+// UAParserDesktop.isDesktopApp: any Electron shell, with the space before `Electron/`.
+function isDesktopApp(ua) {
+    return typeof ua === 'string' && ua !== '' && ua.includes(' Electron/');
+}
+
+// UAParserMobile.uaObject. The parts after the name fill, by position, `os` (name,
+// version) then `app` (version, bundle); each part is trimmed and split on single
+// spaces, so a double space yields an empty word. Later parts are ignored. The app name
+// is the first part untrimmed. `app.version` loses one leading `v`; `app.bundle` loses
+// every parenthesis.
+function mobileApp(ua) {
+    const parts = ua.split(';');
+    const result = { device: { type: 'mobile-app' }, app: { name: parts[0] } };
+    const rest = parts.slice(1);
+    rest.forEach((part, index) => {
+        const words = part.trim().split(' ');
+        if (index === 0) {
+            const os = {};
+            if (words.length > 0) os.name = words[0];
+            if (words.length > 1) os.version = words[1];
+            result.os = os;
+        } else if (index === 1) {
+            if (words.length > 0) result.app.version = words[0].replace(/^v/, '');
+            if (words.length > 1) result.app.bundle = words[1].replace(/[()]/g, '');
+        }
+    });
+    return result;
+}
+
+// UAParserDesktop.uaObject: ua-parser-js's OS only (no browser), and the app is named
+// only when `Rocket.Chat/<n>.<n>...` appears.
+function desktopApp(ua) {
+    const os = new UAParser(ua).getResult().os;
+    const match = ua.match(/(Rocket\.Chat)\/(\d+(\.\d+)+)/);
+    return {
+        device: { type: 'desktop-app' },
+        os,
+        app: { name: match ? match[1] : undefined, version: match ? match[2] : undefined },
+    };
+}
+
+// SAUMonitor._getUserAgentInfo over one of the three results.
+function device(ua) {
+    let result;
+    if (isMobileApp(ua)) result = mobileApp(ua);
+    else if (isDesktopApp(ua)) result = desktopApp(ua);
+    else result = new UAParser(ua).getResult();
+
+    const info = { type: 'other', name: '', longVersion: '', os: { name: '', version: '' }, version: '' };
+    if (result.browser && result.browser.name) {
+        info.type = 'browser';
+        info.name = result.browser.name;
+        info.longVersion = result.browser.version || '';
+    }
+    // The OS replaces the default only when it has a name, and then loses every falsy
+    // field: `{name:"Windows"}` without `version` when ua-parser-js found none.
+    if (typeof result.os !== 'string' && result.os && result.os.name) {
+        const os = {};
+        for (const key of Object.keys(result.os)) {
+            if (result.os[key]) os[key] = result.os[key];
+        }
+        info.os = os;
+    }
+    // A device model without a type (a Mac, a bare model string) makes the type "".
+    if (result.device && (result.device.type || result.device.model)) {
+        info.type = result.device.type || '';
+        if (result.app && result.app.name) {
+            info.name = result.app.name;
+            info.longVersion = result.app.version;
+            if (result.app.bundle) info.longVersion += ` ${result.app.bundle}`;
+        }
+    }
+    if (typeof info.longVersion === 'string') {
+        const m = info.longVersion.match(/(\d+\.){0,2}\d+/);
+        info.version = (m && m[0]) || '';
+    }
+    return info;
+}
+
+// Rocket.Chat connects to MongoDB with `ignoreUndefined: false`
+// (apps/meteor/packages/rocketchat-mongo-config), so an undefined field is stored, and
+// read back by sessions/info, as null: the mobile app without its version part.
+function stored(value) {
+    if (value === undefined) return null;
+    if (value && typeof value === 'object') {
+        const out = {};
+        for (const key of Object.keys(value)) out[key] = stored(value[key]);
+        return out;
+    }
+    return value;
+}
+
+const here = __dirname;
+const corpus = JSON.parse(fs.readFileSync(path.join(here, 'corpus.json'), 'utf8'));
+const vectors = [];
+for (const group of corpus.groups) {
+    for (const ua of group.agents) vectors.push({ ua, device: stored(device(ua)) });
+}
+const out = {
+    about: 'Generated by tests/devices/generate.js from corpus.json with ua-parser-js ' +
+        require('ua-parser-js/package.json').version + ': the device Rocket.Chat stores for each User-Agent.',
+    vectors,
+};
+fs.writeFileSync(path.join(here, 'vectors.json'), JSON.stringify(out, null, 1) + '\n');
+console.log(`${vectors.length} vectors written`);
