@@ -44,7 +44,7 @@ async fn me_is_rocket_chats_me_api_user(backend: Backend) {
                 "statusConnection": "offline",
                 "active": true,
                 "email": "r@example.org",
-                "settings": {"profile": {}, "preferences": {}},
+                "settings": {"profile": {}, "preferences": {}, "calendar": {}},
                 "avatarUrl": "https://chat.example.org/avatar/rod",
                 "isOAuthUser": false,
                 "services": {"password": {"exists": true}, "totp": {"enabled": true}},

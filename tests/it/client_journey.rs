@@ -34,11 +34,8 @@ async fn client_journey() {
         .unwrap();
 
     let app = TestApp::spawn(Backend::Sqlite).await;
-    app.create_user(USER, Some(PASSWORD), &["user"]).await;
-    // E-MAIL NOT SEEDED YET: users carry no e-mail addresses until the
-    // `emails: [{address, verified}]` work lands (issue 13; internal API and
-    // test kit). Until then the journey's e-mail login forms and its
-    // `me.emails` checks fail. Seed EMAIL for USER here once the test kit can.
+    let user_id = app.create_user(USER, Some(PASSWORD), &["user"]).await;
+    app.set_emails(&user_id, &[(EMAIL, true)]).await;
     let admin_id = app
         .create_user(ADMIN, Some(ADMIN_PASSWORD), &["admin", "user"])
         .await;

@@ -43,7 +43,7 @@ async fn login_answers_token_and_me(backend: Backend) {
                     "_id": id, "username": "rod", "name": "rod name", "roles": ["user", "admin"],
                     "emails": [], "status": "offline", "statusConnection": "offline",
                     "active": true,
-                    "settings": {"profile": {}, "preferences": {}},
+                    "settings": {"profile": {}, "preferences": {}, "calendar": {}},
                     "avatarUrl": "http://localhost:3000/avatar/rod",
                     "isOAuthUser": false,
                     "services": {"password": {"exists": true}},

@@ -127,6 +127,7 @@ pub(crate) fn me(view: MeView, success: Option<bool>) -> pb::Me {
         settings: Some(pb::MeSettings {
             profile: Some(pb::MeProfile {}),
             preferences: Some(pb::MePreferences {}),
+            calendar: Some(pb::MeCalendar {}),
         }),
         avatar_url,
         is_o_auth_user: false,

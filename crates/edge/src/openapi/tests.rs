@@ -299,6 +299,7 @@ fn written_answers_validate() {
                 settings: Some(pb::MeSettings {
                     profile: Some(pb::MeProfile {}),
                     preferences: Some(pb::MePreferences {}),
+                    calendar: Some(pb::MeCalendar {}),
                 }),
                 services: Some(pb::MeServices {
                     password: Some(pb::MePassword { exists: true }),
