@@ -12,6 +12,7 @@ mod m20261124_000005_search_index;
 mod m20261124_000006_audit_events;
 mod m20261201_000007_attempt_counters;
 mod m20261202_000008_user_emails;
+mod m20261202_000009_mail;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_audit_events::Migration),
             Box::new(m20261201_000007_attempt_counters::Migration),
             Box::new(m20261202_000008_user_emails::Migration),
+            Box::new(m20261202_000009_mail::Migration),
         ]
     }
 }

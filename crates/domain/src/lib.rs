@@ -4,12 +4,16 @@
 mod attempts;
 mod clock;
 mod error;
+mod mail;
 mod model;
 mod repository;
 
 pub use attempts::{AttemptCounter, AttemptKey, AttemptKind};
 pub use clock::{Clock, SystemClock, format_timestamp};
 pub use error::{DomainError, DomainResult, NUL_CHARACTER, TwoFactorFailure};
+pub use mail::{
+    ClaimedMail, LoginDevice, LoginExtras, MailKind, MailRepository, OutboundMail, OutboxDepth,
+};
 pub use model::{
     AuditEntry, AuditRecord, Device, EventKind, ListQuery, ListScope, NewEvent, Page, Permission,
     Session, SessionEvent, SessionWithUser, SortDirection, SortKey, TwoFactorTrust, User,

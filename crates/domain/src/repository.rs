@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    AttemptCounter, AttemptKey, AuditEntry, AuditRecord, DomainResult, ListQuery, NewEvent, Page,
-    Permission, Session, SessionEvent, SessionWithUser, TwoFactorTrust, User, UserEmail,
+    AttemptCounter, AttemptKey, AuditEntry, AuditRecord, DomainResult, ListQuery, MailRepository,
+    NewEvent, Page, Permission, Session, SessionEvent, SessionWithUser, TwoFactorTrust, User,
+    UserEmail,
 };
 
 #[async_trait]
@@ -193,6 +194,7 @@ pub trait Repository:
     + EventRepository
     + AuditRepository
     + AttemptRepository
+    + MailRepository
 {
 }
 
@@ -203,5 +205,6 @@ impl<T> Repository for T where
         + EventRepository
         + AuditRepository
         + AttemptRepository
+        + MailRepository
 {
 }

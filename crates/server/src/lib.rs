@@ -6,6 +6,7 @@ pub mod cli;
 mod client;
 pub mod config;
 mod listener;
+pub mod mailer;
 mod observe;
 pub mod process;
 mod reflection;
@@ -92,6 +93,8 @@ pub struct Server {
     limits: listener::ConnectionLimits,
     event_retention: Duration,
     grace: Duration,
+    /// The outbox worker; `None` while no SMTP server is configured.
+    mailer: Option<mailer::Mailer>,
 }
 
 impl Server {
@@ -176,7 +179,9 @@ impl Server {
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let admin_listener = bind_admin(settings.admin_listen).await?;
         warm_up.await.context("user-agent parser warm-up")?;
+        let mailer = mailer::Mailer::new(&config.mail, Arc::new(store.clone()))?;
         Ok(Self {
+            mailer,
             listener,
             admin_listener,
             app,
@@ -216,10 +221,10 @@ impl Server {
     /// event streams end, new connections are refused and in-flight requests get
     /// the grace period to finish.
     pub async fn run(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let background = [
+        let mut background = vec![
             tokio::spawn(prune_ended_records_forever(
                 self.service.clone(),
                 self.event_retention,
@@ -229,6 +234,9 @@ impl Server {
                 self.store.clone(),
             )),
         ];
+        if let Some(mailer) = self.mailer.take() {
+            background.push(tokio::spawn(mailer.run_forever()));
+        }
         tracing::info!(
             address = %self.local_addr(),
             admin_address = %self.admin_addr(),

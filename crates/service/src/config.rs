@@ -21,6 +21,7 @@ pub struct ServiceConfig {
     /// Where users reach the chat server (Rocket.Chat's `Site_Url`): `me`'s
     /// `avatarUrl` starts with it.
     pub site_url: String,
+    pub mail: crate::MailConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +51,7 @@ impl Default for ServiceConfig {
             login_limits: crate::LoginLimitConfig::default(),
             sealer: crate::SecretSealer::unkeyed(),
             site_url: "http://localhost:3000".to_owned(),
+            mail: crate::MailConfig::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ mod ids;
 mod listing;
 mod login;
 mod login_limits;
+mod mail;
 mod params;
 mod password_work;
 mod public;
@@ -42,6 +43,9 @@ pub use ids::{IdGenerator, RandomIds};
 pub use listing::ListParams;
 pub use login::LoginOutcome;
 pub use login_limits::LoginLimitConfig;
+pub use mail::{
+    DEFAULT_LOGIN_BODY, DEFAULT_LOGIN_SUBJECT, LoginEmailPolicy, MailConfig, header_safe,
+};
 pub use params::{LoginName, LoginParams, LoginSecret, NoParams, Params, SessionRef, missing};
 pub use public::Listing;
 pub use rate_limit::{RateLimitConfig, RateWindow};

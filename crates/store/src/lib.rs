@@ -7,6 +7,7 @@ mod convert;
 mod emails;
 mod entities;
 mod events;
+mod mail;
 mod permissions;
 mod sessions;
 mod users;

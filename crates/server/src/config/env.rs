@@ -35,6 +35,20 @@ pub(crate) const ENV_KEYS: &[(&str, &str)] = &[
     ("MIGRATE_ON_START", "database.migrate_on_start"),
     ("INSTANCE_ID", "sessions.instance_id"),
     ("SITE_URL", "sessions.site_url"),
+    ("SMTP_URL", "mail.smtp_url"),
+    ("MAIL_FROM", "mail.from"),
+    ("SITE_NAME", "mail.site_name"),
+    ("LOGIN_EMAILS", "mail.login_emails"),
+    ("LOGIN_EMAIL_PREFERENCE", "mail.login_email_preference"),
+    ("LOGIN_EMAIL_POLICY", "mail.login_email_policy"),
+    ("NEW_DEVICE_PERIOD_SECS", "mail.new_device_period_secs"),
+    ("LOGIN_EMAIL_SUBJECT", "mail.login_email_subject"),
+    ("LOGIN_EMAIL_BODY", "mail.login_email_body"),
+    ("MAIL_MAX_ATTEMPTS", "mail.max_attempts"),
+    ("MAIL_RETRY_BASE_SECS", "mail.retry_base_secs"),
+    ("MAIL_POLL_INTERVAL_MS", "mail.poll_interval_ms"),
+    ("MAIL_LEASE_SECS", "mail.lease_secs"),
+    ("MAIL_SEND_TIMEOUT_SECS", "mail.send_timeout_secs"),
     ("SESSION_LIFETIME_SECS", "sessions.lifetime_secs"),
     ("ACTIVITY_THROTTLE_SECS", "sessions.activity_throttle_secs"),
     ("LIST_DEFAULT_COUNT", "sessions.list_default_count"),
@@ -173,6 +187,22 @@ mod tests {
         "SESSIONS_EVENT_RETENTION_SECS",
         "SESSIONS_EVENT_POLL_INTERVAL_MS",
         "SESSIONS_LOG_FORMAT",
+        // Added since, flat like the rest.
+        "SESSIONS_SITE_URL",
+        "SESSIONS_SMTP_URL",
+        "SESSIONS_MAIL_FROM",
+        "SESSIONS_SITE_NAME",
+        "SESSIONS_LOGIN_EMAILS",
+        "SESSIONS_LOGIN_EMAIL_PREFERENCE",
+        "SESSIONS_LOGIN_EMAIL_POLICY",
+        "SESSIONS_NEW_DEVICE_PERIOD_SECS",
+        "SESSIONS_LOGIN_EMAIL_SUBJECT",
+        "SESSIONS_LOGIN_EMAIL_BODY",
+        "SESSIONS_MAIL_MAX_ATTEMPTS",
+        "SESSIONS_MAIL_RETRY_BASE_SECS",
+        "SESSIONS_MAIL_POLL_INTERVAL_MS",
+        "SESSIONS_MAIL_LEASE_SECS",
+        "SESSIONS_MAIL_SEND_TIMEOUT_SECS",
     ];
 
     /// Every leaf of the configuration, as a dotted path.
@@ -376,6 +406,51 @@ mod tests {
             }),
             ("LOG_FORMAT", "text", json!("text"), |c| {
                 json!(c.telemetry.log_format)
+            }),
+            ("SMTP_URL", "smtp://mx:25", json!("smtp://mx:25"), |c| {
+                json!(c.mail.smtp_url)
+            }),
+            ("MAIL_FROM", "a@b.org", json!("a@b.org"), |c| {
+                json!(c.mail.from)
+            }),
+            ("SITE_NAME", "Chat", json!("Chat"), |c| {
+                json!(c.mail.site_name)
+            }),
+            ("LOGIN_EMAILS", "false", json!(false), |c| {
+                json!(c.mail.login_emails)
+            }),
+            ("LOGIN_EMAIL_PREFERENCE", "false", json!(false), |c| {
+                json!(c.mail.login_email_preference)
+            }),
+            (
+                "LOGIN_EMAIL_POLICY",
+                "new-device",
+                json!("new-device"),
+                |c| json!(c.mail.login_email_policy),
+            ),
+            ("NEW_DEVICE_PERIOD_SECS", "61", json!(61), |c| {
+                json!(c.mail.new_device_period_secs)
+            }),
+            ("LOGIN_EMAIL_SUBJECT", "Hi", json!("Hi"), |c| {
+                json!(c.mail.login_email_subject)
+            }),
+            ("LOGIN_EMAIL_BODY", "<p>Hi</p>", json!("<p>Hi</p>"), |c| {
+                json!(c.mail.login_email_body)
+            }),
+            ("MAIL_MAX_ATTEMPTS", "3", json!(3), |c| {
+                json!(c.mail.max_attempts)
+            }),
+            ("MAIL_RETRY_BASE_SECS", "2", json!(2), |c| {
+                json!(c.mail.retry_base_secs)
+            }),
+            ("MAIL_POLL_INTERVAL_MS", "50", json!(50), |c| {
+                json!(c.mail.poll_interval_ms)
+            }),
+            ("MAIL_LEASE_SECS", "7", json!(7), |c| {
+                json!(c.mail.lease_secs)
+            }),
+            ("MAIL_SEND_TIMEOUT_SECS", "3", json!(3), |c| {
+                json!(c.mail.send_timeout_secs)
             }),
         ];
         let names: BTreeSet<String> = cases.iter().map(|c| format!("{PREFIX}{}", c.0)).collect();

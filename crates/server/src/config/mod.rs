@@ -4,6 +4,7 @@
 
 mod env;
 mod error;
+mod mail;
 mod validate;
 
 use std::{net::SocketAddr, path::Path, time::Duration};
@@ -18,6 +19,7 @@ use sessions_service::{
 };
 
 pub use error::ConfigError;
+pub use mail::{MailSettings, PolicySetting};
 
 /// Every setting. In the TOML file a section is a table (`[listener]`,
 /// `[limits.rate_limit]`); every setting also has a flat `SESSIONS_<KEY>`
@@ -32,6 +34,7 @@ pub struct Config {
     pub limits: LimitSettings,
     pub events: EventSettings,
     pub internal_api: InternalApiSettings,
+    pub mail: MailSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -351,6 +354,7 @@ impl Config {
             session_lifetime: Duration::from_secs(sessions.lifetime_secs),
             activity_throttle: Duration::from_secs(sessions.activity_throttle_secs),
             site_url: sessions.site_url.clone(),
+            mail: self.mail.service_config(),
             two_factor: TwoFactorConfig {
                 totp_skew_steps: two_factor.totp_skew_steps,
                 remember_for: Duration::from_secs(two_factor.remember_secs),

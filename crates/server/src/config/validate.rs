@@ -43,6 +43,7 @@ impl Config {
         self.validate_two_factor(&mut problems);
         self.validate_limits(&mut problems);
         self.validate_events(&mut problems);
+        self.validate_mail(&mut problems);
         if problems.0.is_empty() {
             Ok(())
         } else {
@@ -187,6 +188,58 @@ impl Config {
                     s.list_default_count,
                     s.list_max_count,
                     env::describe("sessions.list_max_count")
+                ),
+            );
+        }
+    }
+
+    fn validate_mail(&self, problems: &mut Problems) {
+        let m = &self.mail;
+        if let Some(url) = m.smtp_url.as_deref().filter(|u| !u.is_empty()) {
+            // The URL may hold a password: the message never repeats it.
+            let parsed = url::Url::parse(url);
+            if !parsed
+                .as_ref()
+                .is_ok_and(|u| matches!(u.scheme(), "smtp" | "smtps") && u.has_host())
+            {
+                problems.refuse(
+                    "mail.smtp_url",
+                    "is not an smtp:// or smtps:// URL with a host",
+                );
+            }
+        }
+        if m.from.parse::<lettre::message::Mailbox>().is_err() {
+            problems.refuse(
+                "mail.from",
+                format_args!("is {:?}; it must be an address or `Name <address>`", m.from),
+            );
+        }
+        problems.at_least(
+            "mail.max_attempts",
+            u64::from(m.max_attempts),
+            1,
+            "a message must be tried once",
+        );
+        problems.at_least(
+            "mail.poll_interval_ms",
+            m.poll_interval_ms,
+            1,
+            "the worker would never rest",
+        );
+        problems.at_least(
+            "mail.send_timeout_secs",
+            m.send_timeout_secs,
+            1,
+            "no SMTP exchange fits in 0 s",
+        );
+        if m.lease_secs <= m.send_timeout_secs {
+            problems.refuse(
+                "mail.lease_secs",
+                format_args!(
+                    "is {}; it must exceed {} ({}), or a slow send is taken by another worker and sent twice",
+                    m.lease_secs,
+                    m.send_timeout_secs,
+                    env::describe("mail.send_timeout_secs")
                 ),
             );
         }
