@@ -97,6 +97,20 @@ pub struct Session {
 }
 
 impl Session {
+    /// The text a listing's filter searches besides the owner: device name,
+    /// kind and OS, session id and user id, run together as Rocket.Chat
+    /// writes its `searchTerm`. Every writer of sessions uses this one formula.
+    pub fn search_term_for(device: &Device, session_id: &str, user_id: &str) -> String {
+        [
+            device.name.as_str(),
+            &device.kind,
+            &device.os_name,
+            session_id,
+            user_id,
+        ]
+        .concat()
+    }
+
     /// Neither logged out nor expired.
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.logout_at.is_none() && self.expires_at > now

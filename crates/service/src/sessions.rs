@@ -38,10 +38,7 @@ impl SessionService {
             .unwrap_or_else(|_| Duration::days(90));
         let device = parse_device(&client.user_agent);
         let session_id = self.ids().meteor_id();
-        let search_term = format!(
-            "{}{}{}{}{}",
-            device.name, device.kind, device.os_name, session_id, user.id
-        );
+        let search_term = Session::search_term_for(&device, &session_id, &user.id);
         let session = Session {
             id: self.ids().record_id(),
             session_id,
