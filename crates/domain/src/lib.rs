@@ -11,9 +11,9 @@ pub use attempts::{AttemptCounter, AttemptKey, AttemptKind};
 pub use clock::{Clock, SystemClock, format_timestamp};
 pub use error::{DomainError, DomainResult, NUL_CHARACTER, TwoFactorFailure};
 pub use model::{
-    AuditEntry, AuditRecord, Device, EventKind, ListQuery, ListScope, NewEvent, Page, Permission,
-    Session, SessionEvent, SessionWithUser, SortDirection, SortKey, TwoFactorTrust, User,
-    UserEmail, UserSummary,
+    AuditEntry, AuditRecord, Device, EventKind, EventTemplate, ListQuery, ListScope, NewEvent,
+    Page, Permission, Session, SessionEvent, SessionWithUser, SortDirection, SortKey,
+    TwoFactorTrust, User, UserEmail, UserSummary,
 };
 pub use repository::{
     AttemptRepository, AuditRepository, EventRepository, PermissionRepository, Repository,

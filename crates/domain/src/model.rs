@@ -231,6 +231,32 @@ pub struct NewEvent {
     pub instance_id: String,
 }
 
+/// An event of a change the store applies to many sessions at once (a mass
+/// logout, a password change): the service decides everything in it, the
+/// store stamps each session the change ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTemplate {
+    pub kind: EventKind,
+    pub user_id: String,
+    pub at: DateTime<Utc>,
+    pub by: Option<String>,
+    pub instance_id: String,
+}
+
+impl EventTemplate {
+    /// This template's event for one session.
+    pub fn for_session(&self, session_id: &str) -> NewEvent {
+        NewEvent {
+            kind: self.kind,
+            session_id: session_id.to_owned(),
+            user_id: self.user_id.clone(),
+            at: self.at,
+            by: self.by.clone(),
+            instance_id: self.instance_id.clone(),
+        }
+    }
+}
+
 /// A stored event with its cursor, strictly increasing across replicas.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionEvent {

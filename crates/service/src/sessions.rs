@@ -2,7 +2,9 @@
 //! internal session operations: token checks, activity, closing, mass logout.
 
 use chrono::Duration;
-use sessions_domain::{DomainError, DomainResult, EventKind, NewEvent, Session, User};
+use sessions_domain::{
+    DomainError, DomainResult, EventKind, EventTemplate, NewEvent, Session, User,
+};
 
 use crate::{
     ClientInfo, SessionService, device::parse_device, host::session_host,
@@ -97,6 +99,23 @@ impl SessionService {
         }
     }
 
+    /// The event of each session a change of many ends (a mass logout, a
+    /// password change); the store stamps the session ids.
+    pub(crate) fn event_template(
+        &self,
+        kind: EventKind,
+        user_id: &str,
+        by: Option<&str>,
+    ) -> EventTemplate {
+        EventTemplate {
+            kind,
+            user_id: user_id.to_owned(),
+            at: self.now(),
+            by: by.map(str::to_owned),
+            instance_id: self.config().instance_id.clone(),
+        }
+    }
+
     /// Records a login performed by another service.
     pub async fn create_session(&self, input: NewSessionInput) -> DomainResult<Session> {
         let token_hash = match (input.login_token.as_deref(), input.login_token_hash) {
@@ -169,14 +188,15 @@ impl SessionService {
             return Err(DomainError::NotFound("user"));
         }
         let by = if by.is_empty() { user_id } else { by };
+        let event = self.event_template(EventKind::ForceLogout, user_id, Some(by));
         let ended = self
             .repo()
             .logout_user_sessions(
                 user_id,
                 except_session_id.filter(|s| !s.is_empty()),
-                self.now(),
+                event.at,
                 by,
-                &self.config().instance_id,
+                &event,
             )
             .await?;
         tracing::info!(

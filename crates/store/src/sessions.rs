@@ -11,7 +11,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, extension::postgres::PgFunc},
 };
 use sessions_domain::{
-    DomainResult, EventKind, ListQuery, ListScope, NewEvent, Page, Session, SessionRepository,
+    DomainResult, EventTemplate, ListQuery, ListScope, NewEvent, Page, Session, SessionRepository,
     SessionWithUser, SortDirection, SortKey, TwoFactorTrust, User, UserSummary,
 };
 
@@ -312,11 +312,11 @@ impl SessionRepository for Store {
         except_session_id: Option<&str>,
         at: DateTime<Utc>,
         by: &str,
-        instance_id: &str,
+        event: &EventTemplate,
     ) -> DomainResult<Vec<String>> {
         let txn = self.begin_write().await.map_err(map_db_error)?;
         let ended =
-            logout_user_sessions_in(&txn, user_id, except_session_id, at, by, instance_id).await?;
+            logout_user_sessions_in(&txn, user_id, except_session_id, at, by, event).await?;
         txn.commit().await.map_err(map_db_error)?;
         Ok(ended)
     }
@@ -328,7 +328,7 @@ impl SessionRepository for Store {
         password_hash: &str,
         keep_session_id: Option<&str>,
         at: DateTime<Utc>,
-        instance_id: &str,
+        event: &EventTemplate,
     ) -> DomainResult<Option<Vec<String>>> {
         let txn = self.begin_write().await.map_err(map_db_error)?;
         let written = users::Entity::update_many()
@@ -341,8 +341,7 @@ impl SessionRepository for Store {
             return Ok(None);
         }
         let ended =
-            logout_user_sessions_in(&txn, user_id, keep_session_id, at, user_id, instance_id)
-                .await?;
+            logout_user_sessions_in(&txn, user_id, keep_session_id, at, user_id, event).await?;
         // Where whoever knew the old password logged in from is no longer a
         // place the owner is known at.
         known_addresses::Entity::delete_many()
@@ -449,14 +448,14 @@ impl SessionRepository for Store {
 }
 
 /// Logs out every active session of a user but `except_session_id` inside
-/// `txn`, each with its `force_logout` event; answers the session ids.
+/// `txn`, each with `event` stamped with its id; answers the session ids.
 async fn logout_user_sessions_in(
     txn: &DatabaseTransaction,
     user_id: &str,
     except_session_id: Option<&str>,
     at: DateTime<Utc>,
     by: &str,
-    instance_id: &str,
+    event: &EventTemplate,
 ) -> DomainResult<Vec<String>> {
     let mut active = sessions::Entity::find()
         .select_only()
@@ -480,15 +479,7 @@ async fn logout_user_sessions_in(
         .await
         .map_err(map_db_error)?;
     for session_id in &session_ids {
-        let event = NewEvent {
-            kind: EventKind::ForceLogout,
-            session_id: session_id.clone(),
-            user_id: user_id.to_owned(),
-            at,
-            by: Some(by.to_owned()),
-            instance_id: instance_id.to_owned(),
-        };
-        append_event(txn, &event).await?;
+        append_event(txn, &event.for_session(session_id)).await?;
     }
     Ok(session_ids)
 }
