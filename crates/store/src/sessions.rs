@@ -457,27 +457,31 @@ async fn logout_user_sessions_in(
     by: &str,
     event: &EventTemplate,
 ) -> DomainResult<Vec<String>> {
-    let mut active = sessions::Entity::find()
-        .select_only()
-        .column(sessions::Column::SessionId)
+    // One conditional UPDATE that answers what it ended: a read of the active
+    // ids and then an update by id let two overlapping logouts on PostgreSQL
+    // both end (and both record) the same sessions, each reading them before
+    // the other committed. Here the second waits on the rows the first
+    // locked, re-checks `logout_at IS NULL` and skips them.
+    let mut update = sessions::Entity::update_many()
+        .col_expr(sessions::Column::LogoutAt, Expr::value(millis(at)))
+        .col_expr(sessions::Column::LogoutBy, Expr::value(by))
+        .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
         .filter(sessions::Column::UserId.eq(user_id))
         .filter(sessions::Column::LogoutAt.is_null())
         .filter(sessions::Column::ExpiresAt.gt(millis(at)));
     if let Some(except) = except_session_id {
-        active = active.filter(sessions::Column::SessionId.ne(except));
+        update = update.filter(sessions::Column::SessionId.ne(except));
     }
-    let session_ids: Vec<String> = active.into_tuple().all(txn).await.map_err(map_db_error)?;
-    if session_ids.is_empty() {
-        return Ok(session_ids);
-    }
-    sessions::Entity::update_many()
-        .col_expr(sessions::Column::LogoutAt, Expr::value(millis(at)))
-        .col_expr(sessions::Column::LogoutBy, Expr::value(by))
-        .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
-        .filter(sessions::Column::SessionId.is_in(session_ids.iter().map(String::as_str)))
-        .exec(txn)
-        .await
+    let mut statement = update.into_query();
+    statement.returning_col(sessions::Column::SessionId);
+    let rows = txn.query_all(&statement).await.map_err(map_db_error)?;
+    let mut session_ids = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", sessions::Column::SessionId.as_str()))
+        .collect::<Result<Vec<_>, _>>()
         .map_err(map_db_error)?;
+    // RETURNING answers in no particular order; events follow session ids.
+    session_ids.sort();
     for session_id in &session_ids {
         append_event(txn, &event.for_session(session_id)).await?;
     }

@@ -3,14 +3,17 @@
 //! nothing, a TOTP step and a backup code are used once, and a login racing a
 //! password change keeps no session the change did not see.
 
+use std::collections::BTreeMap;
+
 use futures::future::join_all;
 use sessions_domain::{EventKind, SessionRepository, UserRepository};
 use sessions_store::Store;
 use sessions_testkit::Backend;
 
-use super::{at, event, force_logout, fresh, seed, session, stored, user};
+use super::{all_events, at, event, force_logout, fresh, seed, session, stored, user};
 
 on_both_databases!(
+    overlapping_mass_logouts_end_each_session_once,
     a_step_and_a_code_are_used_once_under_races,
     a_login_racing_a_password_change_keeps_no_session,
 );
@@ -27,6 +30,51 @@ where
         .into_iter()
         .map(Result::unwrap)
         .collect()
+}
+
+async fn overlapping_mass_logouts_end_each_session_once(backend: Backend) {
+    let (store, _database) = fresh(backend).await;
+    const SESSIONS: usize = 30;
+    for round in 0..3 {
+        let user_id = format!("u-racer{round}");
+        let sessions: Vec<_> = (0..SESSIONS)
+            .map(|n| session(&format!("RACE{round}AAAAAAAA{n:04}"), &user_id, n as i64))
+            .collect();
+        seed(&store, &[user(&user_id, &user_id, "Racer")], &sessions).await;
+        let ended = race(&store, 4, |store, i| {
+            let user_id = user_id.clone();
+            async move {
+                let by = format!("u-admin{i}");
+                let template = force_logout(&user_id, 50, &by);
+                store
+                    .logout_user_sessions(&user_id, None, at(50), &by, &template)
+                    .await
+                    .unwrap()
+            }
+        })
+        .await;
+        let mut all: Vec<String> = ended.into_iter().flatten().collect();
+        all.sort();
+        let mut expected: Vec<String> = sessions.iter().map(|s| s.session_id.clone()).collect();
+        expected.sort();
+        assert_eq!(
+            all, expected,
+            "round {round}: every session ended by exactly one logout"
+        );
+
+        // One force-logout event per session, naming the logout that ended it.
+        let mut ends: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+        for e in all_events(&store).await {
+            if e.kind == EventKind::ForceLogout && e.user_id == user_id {
+                ends.entry(e.session_id).or_default().push(e.by);
+            }
+        }
+        assert_eq!(ends.len(), SESSIONS, "round {round}");
+        for (session_id, by) in &ends {
+            assert_eq!(by.len(), 1, "round {round}: {session_id} ended {by:?}");
+            assert_eq!(stored(&store, session_id).await.logout_by, by[0]);
+        }
+    }
 }
 
 async fn a_step_and_a_code_are_used_once_under_races(backend: Backend) {
