@@ -14,6 +14,7 @@ use super::{all_events, at, event, force_logout, fresh, seed, session, stored, u
 
 on_both_databases!(
     overlapping_mass_logouts_end_each_session_once,
+    racing_backup_code_replacements_leave_one_whole_set,
     a_step_and_a_code_are_used_once_under_races,
     a_login_racing_a_password_change_keeps_no_session,
 );
@@ -74,6 +75,53 @@ async fn overlapping_mass_logouts_end_each_session_once(backend: Backend) {
             assert_eq!(by.len(), 1, "round {round}: {session_id} ended {by:?}");
             assert_eq!(stored(&store, session_id).await.logout_by, by[0]);
         }
+    }
+}
+
+async fn racing_backup_code_replacements_leave_one_whole_set(backend: Backend) {
+    let (store, _database) = fresh(backend).await;
+    const RACERS: usize = 4;
+    const CODES: usize = 10;
+    let set = |round: usize, racer: usize| -> Vec<String> {
+        (0..CODES)
+            .map(|n| format!("code-{round}-{racer}-{n}"))
+            .collect()
+    };
+    for round in 0..5 {
+        let user_id = format!("u-codes{round}");
+        seed(&store, &[user(&user_id, &user_id, "Codes")], &[]).await;
+        store
+            .set_totp(&user_id, Some("SECRET"), &set(round, RACERS))
+            .await
+            .unwrap();
+        let replaced = race(&store, RACERS, |store, racer| {
+            let (user_id, codes) = (user_id.clone(), set(round, racer));
+            async move { store.replace_backup_codes(&user_id, &codes).await.unwrap() }
+        })
+        .await;
+        assert!(replaced.iter().all(|written| *written));
+        // How many codes of each set (the enrolment's last) are left.
+        let mut left = Vec::new();
+        for racer in 0..=RACERS {
+            let mut count = 0;
+            for code in set(round, racer) {
+                if store.consume_backup_code(&user_id, &code).await.unwrap() {
+                    count += 1;
+                }
+            }
+            left.push(count);
+        }
+        let whole = left.iter().filter(|count| **count == CODES).count();
+        let empty = left.iter().filter(|count| **count == 0).count();
+        assert_eq!(
+            (whole, empty),
+            (1, RACERS),
+            "round {round}: codes left per set {left:?}"
+        );
+        assert_eq!(
+            left[RACERS], 0,
+            "round {round}: the enrolment's codes are gone"
+        );
     }
 }
 
