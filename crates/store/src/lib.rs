@@ -8,6 +8,7 @@ mod emails;
 mod entities;
 mod events;
 mod permissions;
+mod search;
 mod sessions;
 mod users;
 

@@ -8,7 +8,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     FromQueryResult, IdenStatic, IntoActiveModel, JoinType, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select, SelectA, SelectB, Statement,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, extension::postgres::PgFunc},
+    sea_query::{Expr, ExprTrait, Func, Query, extension::postgres::PgFunc},
 };
 use sessions_domain::{
     DomainResult, EventTemplate, ListQuery, ListScope, NewEvent, Page, Session, SessionRepository,
@@ -20,6 +20,7 @@ use crate::{
     convert::{map_db_error, millis, session_from_row, session_to_row, user_from_row},
     entities::{known_addresses, sessions, users},
     events::append_event,
+    search::contains,
 };
 
 fn with_user(row: sessions::Model, user: Option<users::Model>) -> SessionWithUser {
@@ -35,41 +36,20 @@ fn with_user(row: sessions::Model, user: Option<users::Model>) -> SessionWithUse
     }
 }
 
-/// `%needle%` with LIKE's wildcards taken literally: the filter is never a pattern.
-fn contains_pattern(needle: &str) -> String {
-    let mut pattern = String::with_capacity(needle.len() + 2);
-    pattern.push('%');
-    for c in needle.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-fn lower_contains(
-    column: impl sea_orm::IntoSimpleExpr,
-    pattern: &str,
-) -> sea_orm::sea_query::SimpleExpr {
-    Expr::expr(Func::lower(column.into_simple_expr())).like(LikeExpr::new(pattern).escape('\\'))
-}
-
-/// Sessions whose owner's username or name contains the pattern. Not the
+/// Sessions whose owner's username or name contains the filter. Not the
 /// joined `users` columns: an OR spanning both tables of the join can use no
 /// index, so PostgreSQL read every session on each filtered `list.all` (0.7 s
 /// over 1M rows). `user_id = ANY(ARRAY(subquery))` evaluates the few matching
 /// users once, and its index scan joins the search term's trigram scan in one
 /// BitmapOr (0.3 ms). SQLite scans either way; it gets the plain `IN`.
-fn owner_matches(pattern: &str, postgres: bool) -> sea_orm::sea_query::SimpleExpr {
+fn owner_matches(filter: &str, postgres: bool) -> sea_orm::sea_query::SimpleExpr {
     let owners = Query::select()
         .column(users::Column::Id)
         .from(users::Entity)
         .cond_where(
             Condition::any()
-                .add(lower_contains(users::Column::Username, pattern))
-                .add(lower_contains(users::Column::Name, pattern)),
+                .add(contains(users::Column::Username, filter, postgres))
+                .add(contains(users::Column::Name, filter, postgres)),
         )
         .to_owned();
     let user_id = Expr::col((sessions::Entity, sessions::Column::UserId));
@@ -81,9 +61,8 @@ fn owner_matches(pattern: &str, postgres: bool) -> sea_orm::sea_query::SimpleExp
 }
 
 /// SQLite: sessions whose search term the FTS5 trigram index says may contain
-/// `filter` (three characters at least, the shortest trigram). The index folds
-/// case more widely than `lower`, so it finds a superset; the caller keeps the
-/// exact `LIKE` beside it. The filter is one quoted phrase: never FTS syntax.
+/// `filter` (three characters at least, the shortest trigram). The index
+/// finds a superset; the caller keeps the exact match beside it. The filter is one quoted phrase: never FTS syntax.
 fn sqlite_search_candidates(filter: &str) -> sea_orm::sea_query::SimpleExpr {
     let phrase = format!("\"{}\"", filter.replace('"', "\"\""));
     Expr::cust_with_values(
@@ -124,14 +103,13 @@ fn matching_sessions(query: &ListQuery, postgres: bool) -> Select<sessions::Enti
         select = select.filter(sessions::Column::UserId.eq(user_id.as_str()));
     }
     if let Some(filter) = &query.filter {
-        let pattern = contains_pattern(filter);
-        let mut in_search_term = lower_contains(sessions::Column::SearchTerm, &pattern);
+        let mut in_search_term = contains(sessions::Column::SearchTerm, filter, postgres);
         if query.scope == ListScope::All && !postgres && filter.chars().count() >= 3 {
             in_search_term = sqlite_search_candidates(filter).and(in_search_term);
         }
         let mut any = Condition::any().add(in_search_term);
         if query.scope == ListScope::All {
-            any = any.add(owner_matches(&pattern, postgres));
+            any = any.add(owner_matches(filter, postgres));
         }
         select = select.filter(any);
     }
@@ -486,14 +464,4 @@ async fn logout_user_sessions_in(
         append_event(txn, &event.for_session(session_id)).await?;
     }
     Ok(session_ids)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::contains_pattern;
-
-    #[test]
-    fn like_wildcards_are_literal() {
-        assert_eq!(contains_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
-    }
 }

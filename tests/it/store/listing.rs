@@ -13,6 +13,7 @@ on_both_databases!(
     a_listing_covers_active_sessions_of_its_scope,
     sorting_and_paging,
     filters_are_literal_case_insensitive_substrings,
+    non_ascii_filters_fold_case_alike,
 );
 
 fn query(scope: ListScope, filter: Option<&str>) -> ListQuery {
@@ -318,4 +319,60 @@ async fn filters_are_literal_case_insensitive_substrings(backend: Backend) {
     );
     assert!(matches(mine("u-ugo"), "rossi").await.is_empty());
     assert!(matches(ListScope::All, "nothing like it").await.is_empty());
+}
+
+/// The service lowercases a filter with Unicode's rules; the store must match
+/// it against any case of the stored text, not ASCII's alone (SQLite's
+/// `lower()` folds only ASCII; PostgreSQL's folds per the locale).
+async fn non_ascii_filters_fold_case_alike(backend: Backend) {
+    let (store, _database) = fresh(backend).await;
+    let sessions = vec![
+        on_device(session("FOLDAAAAAAAAAAAA1", "u-wen", 10), "ÉCRAN", "Linux"),
+        on_device(session("FOLDAAAAAAAAAAAA2", "u-wen", 20), "écran", "Linux"),
+        on_device(
+            session("FOLDAAAAAAAAAAAA3", "u-xavier", 30),
+            "Chrome",
+            "ΣΥΣΤΗΜΑ",
+        ),
+        on_device(
+            session("FOLDAAAAAAAAAAAA4", "u-yusuf", 40),
+            "Chrome",
+            "Linux",
+        ),
+    ];
+    let users = [
+        user("u-wen", "wen", "Wen"),
+        user("u-xavier", "xavier", "Xavier"),
+        user("u-yusuf", "yusuf", "Yusuf MÜLLER"),
+    ];
+    seed(&store, &users, &sessions).await;
+    let matches = |scope: ListScope, filter: &'static str| {
+        let store = store.clone();
+        async move {
+            let page = store
+                .list_sessions(&query(scope, Some(filter)))
+                .await
+                .unwrap();
+            assert_eq!(page.total as usize, page.sessions.len(), "{filter}");
+            ids(&page)
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        }
+    };
+    let both = ["FOLDAAAAAAAAAAAA2", "FOLDAAAAAAAAAAAA1"];
+    assert_eq!(matches(mine("u-wen"), "écran").await, both);
+    assert_eq!(matches(ListScope::All, "écran").await, both);
+    // Shorter than a trigram: SQLite cannot ask its index.
+    assert_eq!(matches(ListScope::All, "éc").await, both);
+    assert_eq!(
+        matches(ListScope::All, "συστημα").await,
+        ["FOLDAAAAAAAAAAAA3"]
+    );
+    assert_eq!(
+        matches(ListScope::All, "müller").await,
+        ["FOLDAAAAAAAAAAAA4"]
+    );
+    // Folding is case, not accents.
+    assert!(matches(ListScope::All, "ecran").await.is_empty());
 }
