@@ -3,6 +3,7 @@
 
 mod attempts;
 mod audit;
+mod bulk;
 mod convert;
 mod emails;
 mod entities;
