@@ -285,3 +285,22 @@ pub struct AuditRecord {
     pub id: i64,
     pub entry: AuditEntry,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_term_runs_device_session_and_user_together() {
+        let device = Device {
+            kind: "browser".to_owned(),
+            name: "Chrome".to_owned(),
+            os_name: "Windows".to_owned(),
+            ..Device::default()
+        };
+        assert_eq!(
+            Session::search_term_for(&device, "Sess1", "User1"),
+            "ChromebrowserWindowsSess1User1"
+        );
+    }
+}

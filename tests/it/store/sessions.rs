@@ -187,10 +187,19 @@ async fn one_session_logs_out_once(backend: Backend) {
     );
 }
 
-/// The events a mass logout appends: its template stamped per session.
+/// The events a mass logout appends: its template's, one per ended session.
 fn force_logouts(user_id: &str, seconds: i64, by: &str, ended: &[&str]) -> Vec<NewEvent> {
-    let template = force_logout(user_id, seconds, by);
-    ended.iter().map(|id| template.for_session(id)).collect()
+    ended
+        .iter()
+        .map(|session_id| NewEvent {
+            kind: EventKind::ForceLogout,
+            session_id: (*session_id).to_owned(),
+            user_id: user_id.to_owned(),
+            at: at(seconds),
+            by: Some(by.to_owned()),
+            instance_id: "instance-2".to_owned(),
+        })
+        .collect()
 }
 
 async fn mass_logout_ends_every_active_session_but_one(backend: Backend) {
