@@ -23,12 +23,14 @@ fn permission(id: &str, roles: &[&str]) -> Permission {
 
 async fn permissions_are_saved_and_replaced(backend: Backend) {
     let (store, _database) = fresh(backend).await;
-    // The migrations give both device-management permissions to admins.
+    // The migrations give the device-management permissions, and logging
+    // another user out, to admins.
     let view = permission("view-device-management", &["admin"]);
     let logout = permission("logout-device-management", &["admin"]);
+    let other_user = permission("logout-other-user", &["admin"]);
     assert_eq!(
         store.list_permissions().await.unwrap(),
-        vec![logout.clone(), view.clone()]
+        vec![logout.clone(), other_user.clone(), view.clone()]
     );
     assert_eq!(
         store.find_permission("no-such-permission").await.unwrap(),
@@ -51,7 +53,7 @@ async fn permissions_are_saved_and_replaced(backend: Backend) {
     );
     assert_eq!(
         store.list_permissions().await.unwrap(),
-        vec![other, support, nobody]
+        vec![other, support, other_user, nobody]
     );
 }
 

@@ -1,7 +1,7 @@
-//! `UserRepository`: profiles, secrets left alone by profile updates, TOTP
-//! enrolment, replayed steps and single-use backup codes.
+//! `UserRepository`: profiles, secrets left alone by profile updates, e-mail
+//! addresses, TOTP enrolment, replayed steps and single-use backup codes.
 
-use sessions_domain::{DomainError, UserRepository};
+use sessions_domain::{DomainError, UserEmail, UserRepository};
 use sessions_testkit::Backend;
 
 use super::{fresh, user};
@@ -9,6 +9,7 @@ use super::{fresh, user};
 on_both_databases!(
     users_are_found_listed_and_updated,
     a_taken_username_is_a_conflict,
+    e_mail_addresses_belong_to_one_user,
     totp_and_backup_codes,
     a_totp_step_is_claimed_once,
 );
@@ -28,8 +29,11 @@ async fn users_are_found_listed_and_updated(backend: Backend) {
         store.find_user_by_username("alice").await.unwrap(),
         Some(alice.clone())
     );
-    // Usernames are matched exactly, case included.
-    assert_eq!(store.find_user_by_username("Alice").await.unwrap(), None);
+    // Without case when no username matches exactly, as Meteor does.
+    assert_eq!(
+        store.find_user_by_username("ALICE").await.unwrap(),
+        Some(alice.clone())
+    );
     // Listed by username.
     assert_eq!(
         store.list_users().await.unwrap(),
@@ -56,6 +60,85 @@ async fn users_are_found_listed_and_updated(backend: Backend) {
     };
     assert_eq!(store.find_user("u-bob").await.unwrap(), Some(expected));
     assert_eq!(store.find_user_by_username("bob").await.unwrap(), None);
+
+    // An exact match wins over others differing in case; without one, two
+    // that differ only in case name nobody.
+    let upper = user("u-alice2", "Alice", "Another Alice");
+    store.upsert_user(&upper).await.unwrap();
+    assert_eq!(
+        store.find_user_by_username("Alice").await.unwrap(),
+        Some(upper)
+    );
+    assert_eq!(
+        store.find_user_by_username("alice").await.unwrap(),
+        Some(alice)
+    );
+    assert_eq!(store.find_user_by_username("ALICE").await.unwrap(), None);
+}
+
+fn email(address: &str, verified: bool) -> UserEmail {
+    UserEmail {
+        address: address.to_owned(),
+        verified,
+    }
+}
+
+async fn e_mail_addresses_belong_to_one_user(backend: Backend) {
+    let (store, _database) = fresh(backend).await;
+    let hugo = user("u-hugo", "hugo", "Hugo");
+    let emails = [
+        email("hugo@example.com", true),
+        email("Hugo@Work.example", false),
+    ];
+    store.upsert_user_with_emails(&hugo, &emails).await.unwrap();
+    assert_eq!(store.find_user("u-hugo").await.unwrap(), Some(hugo.clone()));
+    assert_eq!(store.user_emails("u-hugo").await.unwrap(), emails.to_vec());
+    // Found without case, and only by a whole address.
+    assert_eq!(
+        store.find_user_by_email("hugo@WORK.example").await.unwrap(),
+        Some(hugo.clone())
+    );
+    assert_eq!(store.find_user_by_email("hugo@work").await.unwrap(), None);
+
+    // Another user's address, in any case, is refused with nothing written.
+    let iris = user("u-iris", "iris", "Iris");
+    let err = store
+        .upsert_user_with_emails(&iris, &[email("HUGO@example.com", true)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DomainError::Conflict(_)), "{err:?}");
+    assert_eq!(store.find_user("u-iris").await.unwrap(), None);
+    // So is one address given twice.
+    let err = store
+        .upsert_user_with_emails(
+            &iris,
+            &[
+                email("iris@example.com", true),
+                email("IRIS@example.com", false),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DomainError::Conflict(_)), "{err:?}");
+    assert!(store.user_emails("u-iris").await.unwrap().is_empty());
+
+    // Replacing the addresses frees the old ones for others.
+    store
+        .upsert_user_with_emails(&hugo, &[email("hugo@home.example", true)])
+        .await
+        .unwrap();
+    store
+        .upsert_user_with_emails(&iris, &[email("hugo@example.com", false)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_user_by_email("hugo@example.com").await.unwrap(),
+        Some(iris)
+    );
+    assert_eq!(
+        store.user_emails("u-hugo").await.unwrap(),
+        vec![email("hugo@home.example", true)]
+    );
 }
 
 async fn a_taken_username_is_a_conflict(backend: Backend) {
