@@ -26,7 +26,6 @@ macro_rules! on_both_databases {
 
 mod account;
 mod admin;
-mod attempt_store;
 mod binary;
 mod brute_force;
 mod cli;
@@ -53,6 +52,7 @@ mod password_change;
 mod reflection;
 mod routing;
 mod secrets;
+mod store;
 mod tracing_export;
 mod users;
 mod wire;

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use rand::{RngExt, SeedableRng, rngs::SmallRng};
+use sessions_domain::{Device, Session, User};
 use sessions_service::{
     device::parse_device, roles::most_important_role, secrets::hash_login_token,
 };
@@ -127,34 +129,6 @@ pub struct Login {
     pub session_id: String,
 }
 
-pub struct UserRow {
-    pub id: String,
-    pub username: String,
-    pub name: String,
-    pub roles: String,
-    pub created_at: i64,
-}
-
-/// One `sessions` row, column for column as the migration defines it.
-pub struct SessionRow {
-    pub id: String,
-    pub session_id: String,
-    pub instance_id: &'static str,
-    pub login_token_hash: String,
-    pub ip: String,
-    pub host: &'static str,
-    pub device: &'static [String; 6],
-    pub user_id: String,
-    pub roles: &'static str,
-    pub most_important_role: &'static str,
-    pub login_at: i64,
-    pub search_term: String,
-    pub last_activity_at: Option<i64>,
-    pub closed_at: Option<i64>,
-    pub logout_at: Option<i64>,
-    pub expires_at: i64,
-}
-
 /// What the load phase needs from the seeded data.
 #[derive(Debug, Clone)]
 pub struct Seeded {
@@ -168,23 +142,23 @@ pub struct Seeded {
     pub filters: Vec<String>,
 }
 
-/// Role sets, leaked once so rows can borrow them: a handful per data set.
+/// A role set and its most important role: a handful per data set.
 #[derive(Clone)]
 struct Roles {
-    json: &'static str,
-    top: &'static str,
+    list: Vec<String>,
+    top: String,
 }
 
 fn roles(list: &[&str]) -> Roles {
-    let owned: Vec<String> = list.iter().map(|r| (*r).to_owned()).collect();
+    let list: Vec<String> = list.iter().map(|r| (*r).to_owned()).collect();
     Roles {
-        json: Box::leak(
-            serde_json::to_string(&owned)
-                .unwrap_or_default()
-                .into_boxed_str(),
-        ),
-        top: Box::leak(most_important_role(&owned).into_boxed_str()),
+        top: most_important_role(&list),
+        list,
     }
+}
+
+fn instant(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
 fn meteor_id(rng: &mut SmallRng) -> String {
@@ -201,7 +175,7 @@ pub struct Generator {
     rng: SmallRng,
     users: Vec<(String, usize)>,
     /// (cumulative weight, parsed device) per User-Agent.
-    devices: Vec<(u32, &'static [String; 6], &'static str)>,
+    devices: Vec<(u32, Device)>,
     total_weight: u32,
     role_sets: Vec<Roles>,
     made: usize,
@@ -216,22 +190,12 @@ impl Generator {
         let mut rng = SmallRng::seed_from_u64(spec.rng_seed);
         let mut cumulative = 0;
         let mut devices = Vec::new();
-        let mut parsed: HashMap<&str, &'static [String; 6]> = HashMap::new();
+        let mut parsed: HashMap<&str, Device> = HashMap::new();
         for (ua, weight) in USER_AGENTS {
             cumulative += weight;
-            let device = parsed.entry(ua).or_insert_with(|| {
-                // The service's own parser, so device fields match real logins.
-                let d = parse_device(ua);
-                Box::leak(Box::new([
-                    d.kind,
-                    d.name,
-                    d.long_version,
-                    d.os_name,
-                    d.os_version,
-                    d.version,
-                ]))
-            });
-            devices.push((cumulative, *device, *ua));
+            // The service's own parser, so device fields match real logins.
+            let device = parsed.entry(ua).or_insert_with(|| parse_device(ua));
+            devices.push((cumulative, device.clone()));
         }
         let role_sets = vec![
             roles(&["admin", "user"]),
@@ -305,11 +269,11 @@ impl Generator {
             .collect()
     }
 
-    pub fn user_rows(&self) -> Vec<UserRow> {
+    pub fn users(&self) -> Vec<User> {
         self.users
             .iter()
             .enumerate()
-            .map(|(i, (id, set))| UserRow {
+            .map(|(i, (id, set))| User {
                 id: id.clone(),
                 username: format!("user{i:05}"),
                 name: format!(
@@ -317,8 +281,12 @@ impl Generator {
                     FIRST[i % FIRST.len()],
                     LAST[(i / FIRST.len()) % LAST.len()]
                 ),
-                roles: self.role_sets[*set].json.to_owned(),
-                created_at: self.now_ms - 120 * DAY_MS,
+                roles: self.role_sets[*set].list.clone(),
+                active: true,
+                password_hash: None,
+                totp_secret: None,
+                totp_last_step: None,
+                created_at: instant(self.now_ms - 120 * DAY_MS),
             })
             .collect()
     }
@@ -333,7 +301,7 @@ impl Generator {
     /// The next chunk of at most `size` sessions; empty when all are made. The
     /// admin's own session comes first, then the list users' 100 each, then
     /// sessions of random users.
-    pub fn next_sessions(&mut self, size: usize) -> Vec<SessionRow> {
+    pub fn next_sessions(&mut self, size: usize) -> Vec<Session> {
         let mut rows = Vec::with_capacity(size);
         let fixed = self.list_user_count() * LIST_USER_SESSIONS;
         while rows.len() < size && self.made < self.end {
@@ -360,7 +328,7 @@ impl Generator {
         rows
     }
 
-    fn session(&mut self, user: usize, kept: Keep) -> SessionRow {
+    fn session(&mut self, user: usize, kept: Keep) -> Session {
         let rng = &mut self.rng;
         let mut token_bytes = [0u8; 24];
         rng.fill(&mut token_bytes[..]);
@@ -371,16 +339,13 @@ impl Generator {
         let (user_id, set) = &self.users[user];
         let roles = &self.role_sets[*set];
         let pick = rng.random_range(0..self.total_weight);
-        let (_, device, _) = self
-            .devices
-            .iter()
-            .find(|(upto, ..)| pick < *upto)
-            .copied()
-            .unwrap_or(self.devices[0]);
         let device = if kept == Keep::Admin {
-            self.devices[0].1
+            &self.devices[0].1
         } else {
-            device
+            self.devices
+                .iter()
+                .find(|(upto, _)| pick < *upto)
+                .map_or(&self.devices[0].1, |(_, device)| device)
         };
         // Logins spread over the last 90 days; kept sessions stay clear of the
         // expiry edge so they remain valid for the whole run.
@@ -391,14 +356,13 @@ impl Generator {
         let login_at = self.now_ms - age;
         let logged_out = kept == Keep::Sample && rng.random_range(0..10) == 0;
         let activity = login_at + rng.random_range(0..age.max(1));
-        let row = SessionRow {
+        let last_activity_at = rng.random_bool(0.8).then_some(activity);
+        let closed_at = rng.random_bool(0.3).then_some(activity);
+        let session = Session {
             id: hex_string(&record),
-            search_term: format!(
-                "{}{}{}{}{}",
-                device[1], device[0], device[3], session_id, user_id
-            ),
+            search_term: Session::search_term_for(device, &session_id, user_id),
             session_id,
-            instance_id: INSTANCES[rng.random_range(0..INSTANCES.len())],
+            instance_id: INSTANCES[rng.random_range(0..INSTANCES.len())].to_owned(),
             login_token_hash: hash_login_token(&token),
             ip: format!(
                 "10.{}.{}.{}",
@@ -406,22 +370,26 @@ impl Generator {
                 rng.random_range(0..256),
                 rng.random_range(1..255)
             ),
-            host: "chat.example.com",
-            device,
+            host: "chat.example.com".to_owned(),
+            device: device.clone(),
             user_id: user_id.clone(),
-            roles: roles.json,
-            most_important_role: roles.top,
-            login_at,
-            last_activity_at: rng.random_bool(0.8).then_some(activity),
-            closed_at: rng.random_bool(0.3).then_some(activity),
-            logout_at: logged_out.then_some(activity),
-            expires_at: login_at + LIFETIME_MS,
+            roles: roles.list.clone(),
+            most_important_role: roles.top.clone(),
+            login_at: instant(login_at),
+            created_at: instant(login_at),
+            updated_at: instant(last_activity_at.unwrap_or(login_at)),
+            last_activity_at: last_activity_at.map(instant),
+            closed_at: closed_at.map(instant),
+            logout_at: logged_out.then(|| instant(activity)),
+            logout_by: logged_out.then(|| user_id.clone()),
+            expires_at: instant(login_at + LIFETIME_MS),
+            two_factor_trust: None,
         };
-        self.keep(&row, token, kept, logged_out, age);
-        row
+        self.keep(&session, token, kept, logged_out, age);
+        session
     }
 
-    fn keep(&mut self, row: &SessionRow, token: String, kept: Keep, logged_out: bool, age: i64) {
+    fn keep(&mut self, row: &Session, token: String, kept: Keep, logged_out: bool, age: i64) {
         let login = || Login {
             user_id: row.user_id.clone(),
             token: token.clone(),

@@ -1,6 +1,6 @@
-//! Writes the generated data set into a fresh database: PostgreSQL by `COPY`,
-//! SQLite by multi-row `INSERT`s in one transaction, both straight into the
-//! tables the migrations define.
+//! Writes the generated data set into a fresh database through the store's
+//! bulk load (PostgreSQL by `COPY`, SQLite by multi-row `INSERT`s, both built
+//! from the store's entities), with the secondary indexes built afterwards.
 
 use std::{
     sync::Arc,
@@ -8,23 +8,15 @@ use std::{
 };
 
 use anyhow::Context;
-use sea_orm::{
-    ConnectionTrait, Database,
-    sqlx::{self, postgres::PgPoolCopyExt},
-};
+use sea_orm::{ConnectionTrait, Database, sqlx};
+use sessions_domain::{Session, User};
 use sessions_migrations::{Migrator, MigratorTrait};
+use sessions_store::{Store, StoreOptions};
 use tokio::sync::{Mutex, mpsc};
 
-use crate::seed::{Generator, SeedSpec, Seeded, SessionRow, UserRow};
+use crate::seed::{Generator, SeedSpec, Seeded};
 
 const CHUNK: usize = 10_000;
-const SESSION_COLUMNS: &str = "id, session_id, instance_id, login_token_hash, ip, host, \
-    device_type, device_name, device_long_version, device_os_name, device_os_version, \
-    device_version, user_id, roles, most_important_role, login_at, search_term, created_at, \
-    updated_at, last_activity_at, closed_at, logout_at, logout_by, expires_at, \
-    tfa_trusted_until, tfa_trusted_ip, tfa_trusted_ua";
-const USER_COLUMNS: &str = "id, username, name, roles, active, password_hash, totp_secret, \
-    totp_last_step, created_at";
 
 /// How long each seeding step took.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -43,21 +35,19 @@ pub struct SeededDb {
     pub timings: SeedTimings,
 }
 
-/// Runs `parts` generators on blocking threads, each chunk turned into `T`
-/// (COPY text, or rows to bind) there too; answers the users, the chunks, and
-/// what the load phase needs once every chunk was made.
-fn generate<T: Send + 'static>(
+/// Runs `parts` generators on blocking threads; answers the users, the
+/// chunks of sessions, and what the load phase needs once every chunk was made.
+fn generate(
     spec: SeedSpec,
     now_ms: i64,
     parts: usize,
-    convert: fn(Vec<SessionRow>) -> T,
 ) -> (
-    Vec<UserRow>,
-    mpsc::Receiver<T>,
+    Vec<User>,
+    mpsc::Receiver<Vec<Session>>,
     impl Future<Output = anyhow::Result<Seeded>>,
 ) {
     let generator = Generator::new(spec, now_ms);
-    let users = generator.user_rows();
+    let users = generator.users();
     let (tx, rx) = mpsc::channel(2 * parts);
     let handles: Vec<_> = generator
         .split(parts)
@@ -67,7 +57,7 @@ fn generate<T: Send + 'static>(
             tokio::task::spawn_blocking(move || {
                 loop {
                     let chunk = generator.next_sessions(CHUNK);
-                    if chunk.is_empty() || tx.blocking_send(convert(chunk)).is_err() {
+                    if chunk.is_empty() || tx.blocking_send(chunk).is_err() {
                         break;
                     }
                 }
@@ -83,14 +73,6 @@ fn generate<T: Send + 'static>(
         Seeded::merge(parts).context("no generator")
     };
     (users, rx, seeded)
-}
-
-fn copy_text(rows: Vec<SessionRow>) -> String {
-    let mut buf = String::with_capacity(rows.len() * 512);
-    for row in &rows {
-        session_line(&mut buf, row);
-    }
-    buf
 }
 
 /// Migrations that run before the rows are loaded: every one before the search
@@ -165,33 +147,14 @@ pub async fn seed_postgres(
             .await?;
     }
 
-    let (users, rx, seeded) = generate(spec.clone(), now_ms, 2, copy_text);
-    let mut buf = String::new();
-    for user in &users {
-        line(
-            &mut buf,
-            &[
-                Some(&user.id),
-                Some(&user.username),
-                Some(&user.name),
-                Some(&user.roles),
-                Some("t"),
-                None,
-                None,
-                None,
-                Some(&user.created_at.to_string()),
-            ],
-        );
-    }
-    let mut copy = pool
-        .copy_in_raw(&format!("COPY users ({USER_COLUMNS}) FROM STDIN"))
-        .await?;
-    copy.send(buf.as_bytes()).await?;
-    copy.finish().await?;
+    let store = Store::connect(&StoreOptions::new(&url)).await?;
+    let (users, rx, seeded) = generate(spec.clone(), now_ms, 2);
+    store.bulk_insert_users(&users).await?;
     // Two COPY streams keep both cores busy.
     let rx = Arc::new(Mutex::new(rx));
-    let copies = (0..2).map(|_| copy_sessions(&pool, rx.clone()));
+    let copies = (0..2).map(|_| load_sessions(&store, rx.clone()));
     futures::future::try_join_all(copies).await?;
+    store.close().await?;
     let seeded = seeded.await?;
     let inserted = started.elapsed();
 
@@ -229,103 +192,17 @@ fn timings(started: Instant, inserted: Duration) -> SeedTimings {
     }
 }
 
-/// Streams chunks of COPY text into `sessions` on one connection. Foreign
-/// keys are not checked row by row (`session_replication_role = replica`):
-/// every owner was written just before, by construction.
-async fn copy_sessions(
-    pool: &sqlx::PgPool,
-    chunks: Arc<Mutex<mpsc::Receiver<String>>>,
+/// Loads chunks of sessions as they are made, one chunk per transaction.
+async fn load_sessions(
+    store: &Store,
+    chunks: Arc<Mutex<mpsc::Receiver<Vec<Session>>>>,
 ) -> anyhow::Result<()> {
-    let mut conn = pool.acquire().await?;
-    sqlx::query("SET session_replication_role = replica")
-        .execute(&mut *conn)
-        .await?;
-    let mut copy = conn
-        .copy_in_raw(&format!("COPY sessions ({SESSION_COLUMNS}) FROM STDIN"))
-        .await?;
     loop {
         let chunk = chunks.lock().await.recv().await;
-        let Some(chunk) = chunk else { break };
-        copy.send(chunk.as_bytes()).await?;
+        let Some(chunk) = chunk else { return Ok(()) };
+        store.bulk_insert_sessions(&chunk).await?;
     }
-    copy.finish().await?;
-    sqlx::query("SET session_replication_role = DEFAULT")
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }
-
-fn session_line(buf: &mut String, row: &SessionRow) {
-    let num = |v: i64| v.to_string();
-    let opt = |v: Option<i64>| v.map(|v| v.to_string());
-    let (login, expires) = (num(row.login_at), num(row.expires_at));
-    let (activity, closed, logout) = (
-        opt(row.last_activity_at),
-        opt(row.closed_at),
-        opt(row.logout_at),
-    );
-    let d = row.device;
-    line(
-        buf,
-        &[
-            Some(&row.id),
-            Some(&row.session_id),
-            Some(row.instance_id),
-            Some(&row.login_token_hash),
-            Some(&row.ip),
-            Some(row.host),
-            Some(&d[0]),
-            Some(&d[1]),
-            Some(&d[2]),
-            Some(&d[3]),
-            Some(&d[4]),
-            Some(&d[5]),
-            Some(&row.user_id),
-            Some(row.roles),
-            Some(row.most_important_role),
-            Some(&login),
-            Some(&row.search_term),
-            Some(&login),
-            Some(activity.as_deref().unwrap_or(&login)),
-            activity.as_deref(),
-            closed.as_deref(),
-            logout.as_deref(),
-            row.logout_at.map(|_| row.user_id.as_str()),
-            Some(&expires),
-            None,
-            None,
-            None,
-        ],
-    );
-}
-
-/// One line of COPY's text format: tab-separated, `\N` for NULL.
-fn line(buf: &mut String, fields: &[Option<&str>]) {
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            buf.push('\t');
-        }
-        match field {
-            None => buf.push_str("\\N"),
-            Some(value) => {
-                for c in value.chars() {
-                    match c {
-                        '\\' => buf.push_str("\\\\"),
-                        '\t' => buf.push_str("\\t"),
-                        '\n' => buf.push_str("\\n"),
-                        '\r' => buf.push_str("\\r"),
-                        c => buf.push(c),
-                    }
-                }
-            }
-        }
-    }
-    buf.push('\n');
-}
-
-/// Rows per multi-row INSERT: 27 columns each stays under SQLite's limit of
-/// 32766 bound parameters.
-const SQLITE_BATCH: usize = 1000;
 
 /// Creates and seeds the SQLite file `path`.
 pub async fn seed_sqlite(
@@ -340,101 +217,37 @@ pub async fn seed_sqlite(
     Migrator::up(&db, Some(migrations_before_index()))
         .await
         .context("migrations")?;
-    let pool = db.get_sqlite_connection_pool().clone();
-    let mut conn = pool.acquire().await?;
-    // A seeding connection need not survive a power cut, and may hold the
-    // whole working set in its page cache.
-    for pragma in ["PRAGMA synchronous=OFF", "PRAGMA cache_size=-524288"] {
-        sqlx::query(pragma).execute(&mut *conn).await?;
-    }
     // As on PostgreSQL: secondary indexes are built once, after the rows.
+    let pool = db.get_sqlite_connection_pool().clone();
     let indexes: Vec<(String, String)> = sqlx::query_as(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessions' \
          AND sql IS NOT NULL",
     )
-    .fetch_all(&mut *conn)
+    .fetch_all(&pool)
     .await?;
     for (name, _) in &indexes {
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{name}\"")))
-            .execute(&mut *conn)
+            .execute(&pool)
             .await?;
     }
-    sqlx::query("BEGIN").execute(&mut *conn).await?;
 
-    // One generator: SQLite's single writer is the bottleneck, not the rows.
-    let (users, mut rx, seeded) = generate(spec.clone(), now_ms, 1, |rows| rows);
-    for batch in users.chunks(SQLITE_BATCH) {
-        let sql = insert_sql("users", USER_COLUMNS, 9, batch.len());
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for u in batch {
-            query = query
-                .bind(&u.id)
-                .bind(&u.username)
-                .bind(&u.name)
-                .bind(&u.roles)
-                .bind(true)
-                .bind(None::<String>)
-                .bind(None::<String>)
-                .bind(None::<i64>)
-                .bind(u.created_at);
-        }
-        query.execute(&mut *conn).await?;
-    }
-    let full = insert_sql("sessions", SESSION_COLUMNS, 27, SQLITE_BATCH);
+    // One generator and one loader: SQLite's single writer is the
+    // bottleneck, not the rows.
+    let store = Store::connect(&StoreOptions::new(&url)).await?;
+    let (users, mut rx, seeded) = generate(spec.clone(), now_ms, 1);
+    store.bulk_insert_users(&users).await?;
     while let Some(chunk) = rx.recv().await {
-        for batch in chunk.chunks(SQLITE_BATCH) {
-            let partial;
-            let sql = if batch.len() == SQLITE_BATCH {
-                &full
-            } else {
-                partial = insert_sql("sessions", SESSION_COLUMNS, 27, batch.len());
-                &partial
-            };
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-            for r in batch {
-                let d = r.device;
-                query = query
-                    .bind(&r.id)
-                    .bind(&r.session_id)
-                    .bind(r.instance_id)
-                    .bind(&r.login_token_hash)
-                    .bind(&r.ip)
-                    .bind(r.host)
-                    .bind(&d[0])
-                    .bind(&d[1])
-                    .bind(&d[2])
-                    .bind(&d[3])
-                    .bind(&d[4])
-                    .bind(&d[5])
-                    .bind(&r.user_id)
-                    .bind(r.roles)
-                    .bind(r.most_important_role)
-                    .bind(r.login_at)
-                    .bind(&r.search_term)
-                    .bind(r.login_at)
-                    .bind(r.last_activity_at.unwrap_or(r.login_at))
-                    .bind(r.last_activity_at)
-                    .bind(r.closed_at)
-                    .bind(r.logout_at)
-                    .bind(r.logout_at.map(|_| r.user_id.as_str()))
-                    .bind(r.expires_at)
-                    .bind(None::<i64>)
-                    .bind(None::<String>)
-                    .bind(None::<String>);
-            }
-            query.execute(&mut *conn).await?;
-        }
+        store.bulk_insert_sessions(&chunk).await?;
     }
-    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    store.close().await?;
     let seeded = seeded.await?;
     let inserted = started.elapsed();
     for (_, definition) in &indexes {
         sqlx::query(sqlx::AssertSqlSafe(definition.clone()))
-            .execute(&mut *conn)
+            .execute(&pool)
             .await?;
     }
-    sqlx::query("ANALYZE").execute(&mut *conn).await?;
-    drop(conn);
+    sqlx::query("ANALYZE").execute(&pool).await?;
     // The remaining migrations (the FTS5 search index) over the filled table.
     Migrator::up(&db, None).await.context("migrations")?;
     db.close().await?;
@@ -443,14 +256,6 @@ pub async fn seed_sqlite(
         seeded,
         timings: timings(started, inserted),
     })
-}
-
-fn insert_sql(table: &str, columns: &str, width: usize, rows: usize) -> String {
-    let row = format!("({})", vec!["?"; width].join(","));
-    format!(
-        "INSERT INTO {table} ({columns}) VALUES {}",
-        vec![row; rows].join(",")
-    )
 }
 
 /// Drops a database the bench created (the quick run cleans up after itself).

@@ -15,9 +15,9 @@ pub use mail::{
     ClaimedMail, LoginDevice, LoginExtras, MailKind, MailRepository, OutboundMail, OutboxDepth,
 };
 pub use model::{
-    AuditEntry, AuditRecord, Device, EventKind, ListQuery, ListScope, NewEvent, Page, Permission,
-    Session, SessionEvent, SessionWithUser, SortDirection, SortKey, TwoFactorTrust, User,
-    UserEmail, UserSummary,
+    AuditEntry, AuditRecord, Device, EventKind, EventTemplate, ListQuery, ListScope, NewEvent,
+    Page, Permission, Session, SessionEvent, SessionWithUser, SortDirection, SortKey,
+    TwoFactorTrust, User, UserEmail, UserSummary,
 };
 pub use repository::{
     AttemptRepository, AuditRepository, EventRepository, PermissionRepository, Repository,

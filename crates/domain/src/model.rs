@@ -97,6 +97,20 @@ pub struct Session {
 }
 
 impl Session {
+    /// The text a listing's filter searches besides the owner: device name,
+    /// kind and OS, session id and user id, run together as Rocket.Chat
+    /// writes its `searchTerm`. Every writer of sessions uses this one formula.
+    pub fn search_term_for(device: &Device, session_id: &str, user_id: &str) -> String {
+        [
+            device.name.as_str(),
+            &device.kind,
+            &device.os_name,
+            session_id,
+            user_id,
+        ]
+        .concat()
+    }
+
     /// Neither logged out nor expired.
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.logout_at.is_none() && self.expires_at > now
@@ -217,6 +231,32 @@ pub struct NewEvent {
     pub instance_id: String,
 }
 
+/// An event of a change the store applies to many sessions at once (a mass
+/// logout, a password change): the service decides everything in it, the
+/// store stamps each session the change ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTemplate {
+    pub kind: EventKind,
+    pub user_id: String,
+    pub at: DateTime<Utc>,
+    pub by: Option<String>,
+    pub instance_id: String,
+}
+
+impl EventTemplate {
+    /// This template's event for one session.
+    pub fn for_session(&self, session_id: &str) -> NewEvent {
+        NewEvent {
+            kind: self.kind,
+            session_id: session_id.to_owned(),
+            user_id: self.user_id.clone(),
+            at: self.at,
+            by: self.by.clone(),
+            instance_id: self.instance_id.clone(),
+        }
+    }
+}
+
 /// A stored event with its cursor, strictly increasing across replicas.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionEvent {
@@ -244,4 +284,23 @@ pub struct AuditEntry {
 pub struct AuditRecord {
     pub id: i64,
     pub entry: AuditEntry,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_term_runs_device_session_and_user_together() {
+        let device = Device {
+            kind: "browser".to_owned(),
+            name: "Chrome".to_owned(),
+            os_name: "Windows".to_owned(),
+            ..Device::default()
+        };
+        assert_eq!(
+            Session::search_term_for(&device, "Sess1", "User1"),
+            "ChromebrowserWindowsSess1User1"
+        );
+    }
 }

@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    AttemptCounter, AttemptKey, AuditEntry, AuditRecord, DomainResult, ListQuery, MailRepository,
-    NewEvent, Page, Permission, Session, SessionEvent, SessionWithUser, TwoFactorTrust, User,
-    UserEmail,
+    AttemptCounter, AttemptKey, AuditEntry, AuditRecord, DomainResult, EventTemplate, ListQuery,
+    MailRepository, NewEvent, Page, Permission, Session, SessionEvent, SessionWithUser,
+    TwoFactorTrust, User, UserEmail,
 };
 
 #[async_trait]
@@ -34,6 +34,8 @@ pub trait UserRepository: Send + Sync {
         secret: Option<&str>,
         backup_code_hashes: &[String],
     ) -> DomainResult<bool>;
+    /// Replaces the backup code hashes, all or nothing: of racing
+    /// replacements one whole set is left. False if there is no such user.
     async fn replace_backup_codes(&self, user_id: &str, hashes: &[String]) -> DomainResult<bool>;
     /// Records `step` as used if it is newer than the last used one; false means
     /// the code was already used (a replay), also across replicas.
@@ -114,18 +116,20 @@ pub trait SessionRepository: Send + Sync {
         by: &str,
         event: &NewEvent,
     ) -> DomainResult<bool>;
-    /// Logs out every active session of a user except one; answers the ids.
+    /// Logs out every active session of a user except one, appending
+    /// `event` stamped with each, in one transaction; answers the ids. Each
+    /// session is ended once, however many of these overlap.
     async fn logout_user_sessions(
         &self,
         user_id: &str,
         except_session_id: Option<&str>,
         at: DateTime<Utc>,
         by: &str,
-        instance_id: &str,
+        event: &EventTemplate,
     ) -> DomainResult<Vec<String>>;
     /// A password change, in one transaction: writes the user's new hash, logs
     /// out every active session of the user but `keep_session_id` (logoutBy the
-    /// user, a `force_logout` event each) and ends the 2FA remember window of
+    /// user, `event` stamped with each) and ends the 2FA remember window of
     /// every session of the user. Answers the ended session ids; `None` (and
     /// nothing written) if there is no such user.
     async fn change_password(
@@ -134,7 +138,7 @@ pub trait SessionRepository: Send + Sync {
         password_hash: &str,
         keep_session_id: Option<&str>,
         at: DateTime<Utc>,
-        instance_id: &str,
+        event: &EventTemplate,
     ) -> DomainResult<Option<Vec<String>>>;
     async fn set_two_factor_trust(
         &self,

@@ -2,7 +2,9 @@
 //! internal session operations: token checks, activity, closing, mass logout.
 
 use chrono::Duration;
-use sessions_domain::{DomainError, DomainResult, EventKind, NewEvent, Session, User};
+use sessions_domain::{
+    DomainError, DomainResult, EventKind, EventTemplate, NewEvent, Session, User,
+};
 
 use crate::{
     ClientInfo, SessionService, device::parse_device, host::session_host,
@@ -38,10 +40,7 @@ impl SessionService {
             .unwrap_or_else(|_| Duration::days(90));
         let device = parse_device(&client.user_agent);
         let session_id = self.ids().meteor_id();
-        let search_term = format!(
-            "{}{}{}{}{}",
-            device.name, device.kind, device.os_name, session_id, user.id
-        );
+        let search_term = Session::search_term_for(&device, &session_id, &user.id);
         let session = Session {
             id: self.ids().record_id(),
             session_id,
@@ -94,6 +93,23 @@ impl SessionService {
             kind,
             session_id: session.session_id.clone(),
             user_id: session.user_id.clone(),
+            at: self.now(),
+            by: by.map(str::to_owned),
+            instance_id: self.config().instance_id.clone(),
+        }
+    }
+
+    /// The event of each session a change of many ends (a mass logout, a
+    /// password change); the store stamps the session ids.
+    pub(crate) fn event_template(
+        &self,
+        kind: EventKind,
+        user_id: &str,
+        by: Option<&str>,
+    ) -> EventTemplate {
+        EventTemplate {
+            kind,
+            user_id: user_id.to_owned(),
             at: self.now(),
             by: by.map(str::to_owned),
             instance_id: self.config().instance_id.clone(),
@@ -172,14 +188,15 @@ impl SessionService {
             return Err(DomainError::NotFound("user"));
         }
         let by = if by.is_empty() { user_id } else { by };
+        let event = self.event_template(EventKind::ForceLogout, user_id, Some(by));
         let ended = self
             .repo()
             .logout_user_sessions(
                 user_id,
                 except_session_id.filter(|s| !s.is_empty()),
-                self.now(),
+                event.at,
                 by,
-                &self.config().instance_id,
+                &event,
             )
             .await?;
         tracing::info!(

@@ -1,7 +1,7 @@
 //! Managing users and permissions: the operator CLI and the internal API call
 //! these.
 
-use sessions_domain::{DomainError, DomainResult, Permission, User, UserEmail};
+use sessions_domain::{DomainError, DomainResult, EventKind, Permission, User, UserEmail};
 
 use crate::{SessionService, password_work, secrets::hash_backup_code, totp};
 
@@ -162,15 +162,11 @@ impl SessionService {
         }
         let hash = password_work::hash_password(password.to_owned()).await?;
         let keep_session_id = keep_session_id.filter(|s| !s.is_empty());
+        // Every ended session is the owner's own doing, as in Rocket.Chat.
+        let event = self.event_template(EventKind::ForceLogout, user_id, Some(user_id));
         let ended = self
             .repo()
-            .change_password(
-                user_id,
-                &hash,
-                keep_session_id,
-                self.now(),
-                &self.config().instance_id,
-            )
+            .change_password(user_id, &hash, keep_session_id, event.at, &event)
             .await?
             .ok_or(DomainError::NotFound("user"))?;
         tracing::info!(

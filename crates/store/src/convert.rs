@@ -92,6 +92,20 @@ pub(crate) fn user_from_row(row: users::Model) -> User {
     }
 }
 
+pub(crate) fn user_to_row(user: &User) -> users::Model {
+    users::Model {
+        id: user.id.clone(),
+        username: user.username.clone(),
+        name: user.name.clone(),
+        roles: roles_to_json(&user.roles),
+        active: user.active,
+        password_hash: user.password_hash.clone(),
+        totp_secret: user.totp_secret.clone(),
+        totp_last_step: user.totp_last_step,
+        created_at: millis(user.created_at),
+    }
+}
+
 pub(crate) fn session_from_row(row: sessions::Model) -> Session {
     let two_factor_trust = match (
         row.tfa_trusted_until,

@@ -3,12 +3,14 @@
 
 mod attempts;
 mod audit;
+mod bulk;
 mod convert;
 mod emails;
 mod entities;
 mod events;
 mod mail;
 mod permissions;
+mod search;
 mod sessions;
 mod users;
 

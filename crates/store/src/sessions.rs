@@ -8,10 +8,10 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     FromQueryResult, IdenStatic, IntoActiveModel, JoinType, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select, SelectA, SelectB, Statement,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, extension::postgres::PgFunc},
+    sea_query::{Expr, ExprTrait, Func, Query, extension::postgres::PgFunc},
 };
 use sessions_domain::{
-    DomainResult, EventKind, ListQuery, ListScope, NewEvent, Page, Session, SessionRepository,
+    DomainResult, EventTemplate, ListQuery, ListScope, NewEvent, Page, Session, SessionRepository,
     SessionWithUser, SortDirection, SortKey, TwoFactorTrust, User, UserSummary,
 };
 
@@ -20,6 +20,7 @@ use crate::{
     convert::{map_db_error, millis, session_from_row, session_to_row, user_from_row},
     entities::{known_addresses, sessions, users},
     events::append_event,
+    search::contains,
 };
 
 fn with_user(row: sessions::Model, user: Option<users::Model>) -> SessionWithUser {
@@ -35,41 +36,20 @@ fn with_user(row: sessions::Model, user: Option<users::Model>) -> SessionWithUse
     }
 }
 
-/// `%needle%` with LIKE's wildcards taken literally: the filter is never a pattern.
-fn contains_pattern(needle: &str) -> String {
-    let mut pattern = String::with_capacity(needle.len() + 2);
-    pattern.push('%');
-    for c in needle.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-fn lower_contains(
-    column: impl sea_orm::IntoSimpleExpr,
-    pattern: &str,
-) -> sea_orm::sea_query::SimpleExpr {
-    Expr::expr(Func::lower(column.into_simple_expr())).like(LikeExpr::new(pattern).escape('\\'))
-}
-
-/// Sessions whose owner's username or name contains the pattern. Not the
+/// Sessions whose owner's username or name contains the filter. Not the
 /// joined `users` columns: an OR spanning both tables of the join can use no
 /// index, so PostgreSQL read every session on each filtered `list.all` (0.7 s
 /// over 1M rows). `user_id = ANY(ARRAY(subquery))` evaluates the few matching
 /// users once, and its index scan joins the search term's trigram scan in one
 /// BitmapOr (0.3 ms). SQLite scans either way; it gets the plain `IN`.
-fn owner_matches(pattern: &str, postgres: bool) -> sea_orm::sea_query::SimpleExpr {
+fn owner_matches(filter: &str, postgres: bool) -> sea_orm::sea_query::SimpleExpr {
     let owners = Query::select()
         .column(users::Column::Id)
         .from(users::Entity)
         .cond_where(
             Condition::any()
-                .add(lower_contains(users::Column::Username, pattern))
-                .add(lower_contains(users::Column::Name, pattern)),
+                .add(contains(users::Column::Username, filter, postgres))
+                .add(contains(users::Column::Name, filter, postgres)),
         )
         .to_owned();
     let user_id = Expr::col((sessions::Entity, sessions::Column::UserId));
@@ -81,9 +61,8 @@ fn owner_matches(pattern: &str, postgres: bool) -> sea_orm::sea_query::SimpleExp
 }
 
 /// SQLite: sessions whose search term the FTS5 trigram index says may contain
-/// `filter` (three characters at least, the shortest trigram). The index folds
-/// case more widely than `lower`, so it finds a superset; the caller keeps the
-/// exact `LIKE` beside it. The filter is one quoted phrase: never FTS syntax.
+/// `filter` (three characters at least, the shortest trigram). The index
+/// finds a superset; the caller keeps the exact match beside it. The filter is one quoted phrase: never FTS syntax.
 fn sqlite_search_candidates(filter: &str) -> sea_orm::sea_query::SimpleExpr {
     let phrase = format!("\"{}\"", filter.replace('"', "\"\""));
     Expr::cust_with_values(
@@ -124,14 +103,13 @@ fn matching_sessions(query: &ListQuery, postgres: bool) -> Select<sessions::Enti
         select = select.filter(sessions::Column::UserId.eq(user_id.as_str()));
     }
     if let Some(filter) = &query.filter {
-        let pattern = contains_pattern(filter);
-        let mut in_search_term = lower_contains(sessions::Column::SearchTerm, &pattern);
+        let mut in_search_term = contains(sessions::Column::SearchTerm, filter, postgres);
         if query.scope == ListScope::All && !postgres && filter.chars().count() >= 3 {
             in_search_term = sqlite_search_candidates(filter).and(in_search_term);
         }
         let mut any = Condition::any().add(in_search_term);
         if query.scope == ListScope::All {
-            any = any.add(owner_matches(&pattern, postgres));
+            any = any.add(owner_matches(filter, postgres));
         }
         select = select.filter(any);
     }
@@ -312,11 +290,11 @@ impl SessionRepository for Store {
         except_session_id: Option<&str>,
         at: DateTime<Utc>,
         by: &str,
-        instance_id: &str,
+        event: &EventTemplate,
     ) -> DomainResult<Vec<String>> {
         let txn = self.begin_write().await.map_err(map_db_error)?;
         let ended =
-            logout_user_sessions_in(&txn, user_id, except_session_id, at, by, instance_id).await?;
+            logout_user_sessions_in(&txn, user_id, except_session_id, at, by, event).await?;
         txn.commit().await.map_err(map_db_error)?;
         Ok(ended)
     }
@@ -328,7 +306,7 @@ impl SessionRepository for Store {
         password_hash: &str,
         keep_session_id: Option<&str>,
         at: DateTime<Utc>,
-        instance_id: &str,
+        event: &EventTemplate,
     ) -> DomainResult<Option<Vec<String>>> {
         let txn = self.begin_write().await.map_err(map_db_error)?;
         let written = users::Entity::update_many()
@@ -341,8 +319,7 @@ impl SessionRepository for Store {
             return Ok(None);
         }
         let ended =
-            logout_user_sessions_in(&txn, user_id, keep_session_id, at, user_id, instance_id)
-                .await?;
+            logout_user_sessions_in(&txn, user_id, keep_session_id, at, user_id, event).await?;
         // Where whoever knew the old password logged in from is no longer a
         // place the owner is known at.
         known_addresses::Entity::delete_many()
@@ -449,56 +426,42 @@ impl SessionRepository for Store {
 }
 
 /// Logs out every active session of a user but `except_session_id` inside
-/// `txn`, each with its `force_logout` event; answers the session ids.
+/// `txn`, each with `event` stamped with its id; answers the session ids.
 async fn logout_user_sessions_in(
     txn: &DatabaseTransaction,
     user_id: &str,
     except_session_id: Option<&str>,
     at: DateTime<Utc>,
     by: &str,
-    instance_id: &str,
+    event: &EventTemplate,
 ) -> DomainResult<Vec<String>> {
-    let mut active = sessions::Entity::find()
-        .select_only()
-        .column(sessions::Column::SessionId)
+    // One conditional UPDATE that answers what it ended: a read of the active
+    // ids and then an update by id let two overlapping logouts on PostgreSQL
+    // both end (and both record) the same sessions, each reading them before
+    // the other committed. Here the second waits on the rows the first
+    // locked, re-checks `logout_at IS NULL` and skips them.
+    let mut update = sessions::Entity::update_many()
+        .col_expr(sessions::Column::LogoutAt, Expr::value(millis(at)))
+        .col_expr(sessions::Column::LogoutBy, Expr::value(by))
+        .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
         .filter(sessions::Column::UserId.eq(user_id))
         .filter(sessions::Column::LogoutAt.is_null())
         .filter(sessions::Column::ExpiresAt.gt(millis(at)));
     if let Some(except) = except_session_id {
-        active = active.filter(sessions::Column::SessionId.ne(except));
+        update = update.filter(sessions::Column::SessionId.ne(except));
     }
-    let session_ids: Vec<String> = active.into_tuple().all(txn).await.map_err(map_db_error)?;
-    if session_ids.is_empty() {
-        return Ok(session_ids);
-    }
-    sessions::Entity::update_many()
-        .col_expr(sessions::Column::LogoutAt, Expr::value(millis(at)))
-        .col_expr(sessions::Column::LogoutBy, Expr::value(by))
-        .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
-        .filter(sessions::Column::SessionId.is_in(session_ids.iter().map(String::as_str)))
-        .exec(txn)
-        .await
+    let mut statement = update.into_query();
+    statement.returning_col(sessions::Column::SessionId);
+    let rows = txn.query_all(&statement).await.map_err(map_db_error)?;
+    let mut session_ids = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", sessions::Column::SessionId.as_str()))
+        .collect::<Result<Vec<_>, _>>()
         .map_err(map_db_error)?;
+    // RETURNING answers in no particular order; events follow session ids.
+    session_ids.sort();
     for session_id in &session_ids {
-        let event = NewEvent {
-            kind: EventKind::ForceLogout,
-            session_id: session_id.clone(),
-            user_id: user_id.to_owned(),
-            at,
-            by: Some(by.to_owned()),
-            instance_id: instance_id.to_owned(),
-        };
-        append_event(txn, &event).await?;
+        append_event(txn, &event.for_session(session_id)).await?;
     }
     Ok(session_ids)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::contains_pattern;
-
-    #[test]
-    fn like_wildcards_are_literal() {
-        assert_eq!(contains_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
-    }
 }

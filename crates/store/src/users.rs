@@ -121,7 +121,11 @@ impl UserRepository for Store {
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn replace_backup_codes(&self, user_id: &str, hashes: &[String]) -> DomainResult<bool> {
         let txn = self.begin_write().await.map_err(map_db_error)?;
+        // PostgreSQL: the row lock queues racing replacements, so one's
+        // delete cannot miss the codes another inserts and leave both sets.
+        // SQLite: the write lock taken at BEGIN does.
         let exists = users::Entity::find_by_id(user_id.to_owned())
+            .lock_exclusive()
             .one(&txn)
             .await
             .map_err(map_db_error)?

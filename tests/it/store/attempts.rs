@@ -4,30 +4,17 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
 use sessions_domain::{
     AttemptCounter, AttemptKey, AttemptKind, AttemptRepository, User, UserRepository,
 };
-use sessions_store::{Store, StoreOptions};
-use sessions_testkit::{Backend, TestDatabase};
+use sessions_testkit::Backend;
+
+use super::{at, fresh as store};
 
 on_both_databases!(
     reservations_count_block_and_start_again,
     known_addresses_keep_the_most_recent
 );
-
-async fn store(backend: Backend) -> (Store, TestDatabase) {
-    let database = TestDatabase::create(backend).await.unwrap();
-    let store = Store::connect(&StoreOptions::new(database.url()))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    (store, database)
-}
-
-fn at(seconds: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_780_000_000 + seconds, 0).unwrap()
-}
 
 fn counter(key: &AttemptKey, forget_after: Option<u64>) -> AttemptCounter {
     AttemptCounter {
