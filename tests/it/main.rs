@@ -53,6 +53,7 @@ mod password_change;
 mod reflection;
 mod routing;
 mod secrets;
+mod smtp_sink;
 mod tracing_export;
 mod users;
 mod wire;
