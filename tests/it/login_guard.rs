@@ -44,7 +44,12 @@ async fn a_login_session_needs_the_password_it_verified(backend: Backend) {
     session.login_token_hash = "x".repeat(43) + "=";
     assert!(
         store
-            .insert_login_session(&session, &event("RaceSessionOne234"), &verified)
+            .insert_login_session(
+                &session,
+                &event("RaceSessionOne234"),
+                &verified,
+                &Default::default()
+            )
             .await
             .unwrap()
     );
@@ -63,7 +68,12 @@ async fn a_login_session_needs_the_password_it_verified(backend: Backend) {
     session.login_token_hash = "y".repeat(43) + "=";
     assert!(
         !store
-            .insert_login_session(&session, &event("RaceSessionTwo234"), &verified)
+            .insert_login_session(
+                &session,
+                &event("RaceSessionTwo234"),
+                &verified,
+                &Default::default()
+            )
             .await
             .unwrap()
     );

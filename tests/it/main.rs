@@ -52,6 +52,7 @@ mod password_change;
 mod reflection;
 mod routing;
 mod secrets;
+mod smtp_sink;
 mod store;
 mod tracing_export;
 mod users;

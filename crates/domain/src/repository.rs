@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     AttemptCounter, AttemptKey, AuditEntry, AuditRecord, DomainResult, EventTemplate, ListQuery,
-    MailRepository, NewEvent, Page, Permission, Session, SessionEvent, SessionWithUser,
-    TwoFactorTrust, User, UserEmail,
+    LoginExtras, MailRepository, NewEvent, Page, Permission, Session, SessionEvent,
+    SessionWithUser, TwoFactorTrust, User, UserEmail,
 };
 
 #[async_trait]
@@ -93,12 +93,15 @@ pub trait SessionRepository: Send + Sync {
     /// As `insert_session`, for a password login: only while the owner's
     /// password hash is still the one the login verified, so a login racing
     /// a password change cannot keep a session the change did not see.
-    /// False, with nothing written, when the hash has changed.
+    /// False, with nothing written, when the hash has changed. `extras` (the
+    /// login alert, the device seen) are written in the same transaction: a
+    /// session is never without its alert, nor an alert without its session.
     async fn insert_login_session(
         &self,
         session: &Session,
         event: &NewEvent,
         verified_password_hash: &str,
+        extras: &LoginExtras,
     ) -> DomainResult<bool>;
     /// The session owning this token hash and its owner, in one indexed
     /// lookup joined to the user's primary key: the hot path of every request.

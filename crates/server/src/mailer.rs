@@ -34,9 +34,9 @@ impl Mailer {
         let Some(url) = settings.smtp_url.as_deref().filter(|u| !u.is_empty()) else {
             return Ok(None);
         };
-        // lettre reads `smtp://` (STARTTLS when offered, `?tls=required` to
-        // insist), `smtps://` and credentials from the URL; the error never
-        // repeats the URL, which may hold a password.
+        // lettre reads `smtps://`, `smtp://…?tls=required` (STARTTLS), plain
+        // `smtp://` and credentials from the URL; the error never repeats
+        // the URL, which may hold a password.
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|err| anyhow::anyhow!("mail.smtp_url: {err}"))?
             .timeout(Some(Duration::from_secs(settings.send_timeout_secs)))

@@ -69,13 +69,19 @@ impl SessionService {
         match verified_password_hash {
             None => self.repo().insert_session(&session, &event).await?,
             Some(hash) => {
+                // The alert and the device seen, written with the session.
+                let extras = self.login_extras(user, &session.device, client).await?;
                 if !self
                     .repo()
-                    .insert_login_session(&session, &event, hash)
+                    .insert_login_session(&session, &event, hash, &extras)
                     .await?
                 {
                     tracing::info!(user_id = %user.id, "login refused: the password changed meanwhile");
                     return Err(DomainError::LoginFailed);
+                }
+                if let Some(mail) = &extras.mail {
+                    metrics::counter!("sessions_mail_queued_total", "kind" => mail.kind.as_str())
+                        .increment(1);
                 }
             }
         }

@@ -11,8 +11,8 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, Query, extension::postgres::PgFunc},
 };
 use sessions_domain::{
-    DomainResult, EventTemplate, ListQuery, ListScope, NewEvent, Page, Session, SessionRepository,
-    SessionWithUser, SortDirection, SortKey, TwoFactorTrust, User, UserSummary,
+    DomainResult, EventTemplate, ListQuery, ListScope, LoginExtras, NewEvent, Page, Session,
+    SessionRepository, SessionWithUser, SortDirection, SortKey, TwoFactorTrust, User, UserSummary,
 };
 
 use crate::{
@@ -147,6 +147,7 @@ impl SessionRepository for Store {
         session: &Session,
         event: &NewEvent,
         verified_password_hash: &str,
+        extras: &LoginExtras,
     ) -> DomainResult<bool> {
         let txn = self.begin_write().await.map_err(map_db_error)?;
         // PostgreSQL: the row lock orders this against a password change's
@@ -165,6 +166,12 @@ impl SessionRepository for Store {
             .await
             .map_err(map_db_error)?;
         append_event(&txn, event).await?;
+        if let Some(mail) = &extras.mail {
+            crate::mail::insert_mail(&txn, mail).await?;
+        }
+        if let Some(device) = &extras.device {
+            crate::mail::remember_device(&txn, &session.user_id, device, session.login_at).await?;
+        }
         txn.commit().await.map_err(map_db_error)?;
         Ok(true)
     }

@@ -3,6 +3,8 @@
 
 mod clock;
 mod database;
+mod node;
+mod smtp;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -23,6 +25,8 @@ use tonic::{
 
 pub use clock::ManualClock;
 pub use database::{Backend, TestDatabase, postgres_admin_url};
+pub use node::{npm_ci_when_stale, require_node, run_with_timeout};
+pub use smtp::{Address, Auth, Envelope, ReceivedMail, Reply, SinkOptions, SmtpSink};
 
 /// The service credential every test server is configured with.
 pub const INTERNAL_TOKEN: &str = "test-internal-credential";

@@ -158,8 +158,9 @@ async fn a_login_racing_a_password_change_keeps_no_session(backend: Backend) {
         let created = event(EventKind::Created, &login, 10, None);
         let verified = format!("hash-of-{user_id}");
         let ended = force_logout(&user_id, 20, &user_id);
+        let no_extras = Default::default();
         let (stored_login, changed) = tokio::join!(
-            store.insert_login_session(&login, &created, &verified),
+            store.insert_login_session(&login, &created, &verified, &no_extras),
             store.change_password(&user_id, "new hash", None, at(20), &ended),
         );
         let changed = changed.unwrap().unwrap();

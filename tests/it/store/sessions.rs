@@ -73,7 +73,12 @@ async fn a_login_is_stored_only_while_its_password_is_current(backend: Backend) 
     let created = event(EventKind::Created, &fresh_login, 10, None);
     assert!(
         store
-            .insert_login_session(&fresh_login, &created, "hash-of-u-ivan")
+            .insert_login_session(
+                &fresh_login,
+                &created,
+                "hash-of-u-ivan",
+                &Default::default()
+            )
             .await
             .unwrap()
     );
@@ -84,7 +89,7 @@ async fn a_login_is_stored_only_while_its_password_is_current(backend: Backend) 
     let stale_created = event(EventKind::Created, &stale, 11, None);
     assert!(
         !store
-            .insert_login_session(&stale, &stale_created, "an older hash")
+            .insert_login_session(&stale, &stale_created, "an older hash", &Default::default())
             .await
             .unwrap()
     );
@@ -95,7 +100,8 @@ async fn a_login_is_stored_only_while_its_password_is_current(backend: Backend) 
             .insert_login_session(
                 &orphan,
                 &event(EventKind::Created, &orphan, 12, None),
-                "hash-of-u-nobody"
+                "hash-of-u-nobody",
+                &Default::default(),
             )
             .await
             .unwrap()

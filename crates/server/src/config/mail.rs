@@ -7,9 +7,9 @@ use sessions_service::{DEFAULT_LOGIN_BODY, DEFAULT_LOGIN_SUBJECT, LoginEmailPoli
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MailSettings {
-    /// `smtp://host:port` (STARTTLS when the server offers it; add
-    /// `?tls=required` to insist), `smtps://host:port` (TLS from the start),
-    /// credentials as `smtp://user:password@host`. Unset: no mail is queued.
+    /// `smtps://host:port` (TLS from the start), `smtp://host:port?tls=required`
+    /// (STARTTLS), `smtp://host:port` (plain, for a local relay); credentials
+    /// as `smtps://user:password@host`. Unset: no mail is queued.
     pub smtp_url: Option<String>,
     /// The sender: `Name <address>` or an address.
     pub from: String,
