@@ -165,6 +165,12 @@ impl Sessionsd {
         format!("http://{}{}", self.address, path)
     }
 
+    /// SIGKILL: the process dies at once, mid-request or mid-send.
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, then waits for the exit; answers the exit status and the log.
     pub(crate) async fn terminate(self) -> (ExitStatus, String) {
         let killed = Command::new("kill")

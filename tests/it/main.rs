@@ -46,6 +46,7 @@ mod lock_wait;
 mod login;
 mod login_forms;
 mod login_guard;
+mod login_mail;
 mod logout;
 mod operations;
 mod password_change;

@@ -83,6 +83,7 @@ async fn users_are_managed_through_the_internal_api(backend: Backend) {
             roles: vec!["user".into(), "admin".into()],
             active: true,
             emails: None,
+            receive_login_emails: None,
         })
         .await
         .unwrap()

@@ -109,6 +109,7 @@ async fn create_users(clients: &Clients, count: usize) -> anyhow::Result<Vec<(St
                 roles: vec!["user".to_owned()],
                 active: true,
                 emails: None,
+                receive_login_emails: None,
             }))
             .await
             .context("UpsertUser")?

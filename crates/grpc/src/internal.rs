@@ -175,6 +175,7 @@ impl InternalSessionsService for InternalApi {
                     })
                     .collect()
             }),
+            receive_login_emails: r.receive_login_emails,
         };
         self.user_answer(self.service.upsert_user(input)).await
     }

@@ -189,6 +189,7 @@ async fn user_command(
                     roles: add.roles,
                     active: true,
                     emails: Some(add.emails.emails()),
+                    receive_login_emails: None,
                 })
                 .await?;
             if let Some(password) = add.password {
@@ -232,6 +233,7 @@ async fn user_command(
                     roles: user.roles,
                     active: user.active,
                     emails: Some(emails),
+                    receive_login_emails: None,
                 })
                 .await?;
             writeln!(out, "{} has {count} e-mail address(es)", user.id)?;

@@ -84,11 +84,13 @@ pub fn header_safe(value: &str) -> String {
         .to_owned()
 }
 
-/// Text inside HTML: values from the request are never markup.
+/// Text inside HTML: values from the request are never markup, and their
+/// control characters (line breaks in a name) become spaces.
 fn html_escaped(value: &str) -> String {
     let mut escaped = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
+            c if c.is_control() => escaped.push(' '),
             '&' => escaped.push_str("&amp;"),
             '<' => escaped.push_str("&lt;"),
             '>' => escaped.push_str("&gt;"),

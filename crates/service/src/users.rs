@@ -19,6 +19,8 @@ pub struct UpsertUser {
     pub active: bool,
     /// Replaces the user's e-mail addresses when `Some`; `None` keeps them.
     pub emails: Option<Vec<UserEmail>>,
+    /// Whether login alerts are mailed to the user; `None` keeps the choice.
+    pub receive_login_emails: Option<bool>,
 }
 
 /// The most addresses one user holds.
@@ -106,6 +108,11 @@ impl SessionService {
             }
             other => other,
         })?;
+        if let Some(receive) = input.receive_login_emails {
+            self.repo()
+                .set_login_email_preference(&user.id, receive)
+                .await?;
+        }
         tracing::info!(user_id = %user.id, username = %user.username, "user saved");
         Ok(user)
     }

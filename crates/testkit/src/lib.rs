@@ -176,6 +176,7 @@ impl TestApp {
                 roles: roles.iter().map(|r| (*r).to_owned()).collect(),
                 active: true,
                 emails: None,
+                receive_login_emails: None,
             })
             .await
             .expect("upsert user")
@@ -220,6 +221,7 @@ impl TestApp {
                         })
                         .collect(),
                 }),
+                receive_login_emails: None,
             })
             .await
             .expect("set emails");
