@@ -13,6 +13,7 @@ mod m20261124_000006_audit_events;
 mod m20261201_000007_attempt_counters;
 mod m20261202_000008_user_emails;
 mod m20261202_000009_mail;
+mod m20261202_000010_email_two_factor;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_attempt_counters::Migration),
             Box::new(m20261202_000008_user_emails::Migration),
             Box::new(m20261202_000009_mail::Migration),
+            Box::new(m20261202_000010_email_two_factor::Migration),
         ]
     }
 }

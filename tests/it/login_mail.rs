@@ -57,6 +57,7 @@ async fn user_with_email(app: &TestApp, username: &str, name: &str) -> String {
                 active: true,
                 emails: None,
                 receive_login_emails: None,
+                email_two_factor: None,
             })
             .await
             .unwrap();
@@ -222,6 +223,7 @@ async fn a_user_who_opted_out_gets_no_alert(backend: Backend) {
             active: true,
             emails: None,
             receive_login_emails: Some(false),
+            email_two_factor: None,
         })
         .await
         .unwrap();

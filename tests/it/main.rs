@@ -35,6 +35,7 @@ mod config;
 mod connections;
 mod descriptors;
 mod devices;
+mod email_two_factor;
 mod faults;
 mod grpc;
 mod hostile_input;

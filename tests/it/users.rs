@@ -84,6 +84,7 @@ async fn users_are_managed_through_the_internal_api(backend: Backend) {
             active: true,
             emails: None,
             receive_login_emails: None,
+            email_two_factor: None,
         })
         .await
         .unwrap()

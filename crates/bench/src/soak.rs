@@ -110,6 +110,7 @@ async fn create_users(clients: &Clients, count: usize) -> anyhow::Result<Vec<(St
                 active: true,
                 emails: None,
                 receive_login_emails: None,
+                email_two_factor: None,
             }))
             .await
             .context("UpsertUser")?

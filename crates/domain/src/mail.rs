@@ -119,4 +119,8 @@ pub trait MailRepository: Send + Sync {
     /// `None` when never set.
     async fn login_email_preference(&self, user_id: &str) -> DomainResult<Option<bool>>;
     async fn set_login_email_preference(&self, user_id: &str, receive: bool) -> DomainResult<bool>;
+    /// Whether the user turned e-mail 2FA on (`services.email2fa.enabled`).
+    async fn email_two_factor_enabled(&self, user_id: &str) -> DomainResult<bool>;
+    /// Turns e-mail 2FA on or off; `false` when the user does not exist.
+    async fn set_email_two_factor(&self, user_id: &str, enabled: bool) -> DomainResult<bool>;
 }

@@ -136,6 +136,16 @@ mod tests {
                 "/api/v1/users.removeOtherTokens",
                 "RemoveOtherTokens",
             ),
+            (
+                "POST",
+                "/api/v1/users.2fa.enableEmail",
+                "EnableEmailTwoFactor",
+            ),
+            (
+                "POST",
+                "/api/v1/users.2fa.disableEmail",
+                "DisableEmailTwoFactor",
+            ),
         ]
         .iter()
         .map(|(m, p, rpc)| (m.to_string(), p.to_string(), format!("{service}{rpc}")))

@@ -113,6 +113,7 @@ pub(crate) fn me(view: MeView, success: Option<bool>) -> pb::Me {
         user,
         emails,
         avatar_url,
+        email_two_factor,
     } = view;
     let enabled = |on: bool| on.then_some(pb::MeEnabled { enabled: true });
     pb::Me {
@@ -136,7 +137,7 @@ pub(crate) fn me(view: MeView, success: Option<bool>) -> pb::Me {
                 exists: user.password_hash.is_some(),
             }),
             totp: enabled(user.totp_secret.is_some()),
-            email2fa: None,
+            email2fa: enabled(email_two_factor),
         }),
         success,
         id: user.id,

@@ -176,6 +176,7 @@ impl InternalSessionsService for InternalApi {
                     .collect()
             }),
             receive_login_emails: r.receive_login_emails,
+            email_two_factor: r.email_two_factor,
         };
         self.user_answer(self.service.upsert_user(input)).await
     }

@@ -275,4 +275,28 @@ impl SessionsService for PublicApi {
             success: true,
         })
     }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "EnableEmailTwoFactor"))]
+    async fn enable_email_two_factor(
+        &self,
+        request: Request<pb::EnableEmailTwoFactorRequest>,
+    ) -> Result<Response<pb::EnableEmailTwoFactorResponse>, Status> {
+        let (caller, params) = inputs(&request, &endpoints::ENABLE_EMAIL_TWO_FACTOR, |_| NoParams);
+        let outcome = self.service.enable_email_two_factor(&caller, params).await;
+        reply(&caller, outcome, |()| pb::EnableEmailTwoFactorResponse {
+            success: true,
+        })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "DisableEmailTwoFactor"))]
+    async fn disable_email_two_factor(
+        &self,
+        request: Request<pb::DisableEmailTwoFactorRequest>,
+    ) -> Result<Response<pb::DisableEmailTwoFactorResponse>, Status> {
+        let (caller, params) = inputs(&request, &endpoints::DISABLE_EMAIL_TWO_FACTOR, |_| NoParams);
+        let outcome = self.service.disable_email_two_factor(&caller, params).await;
+        reply(&caller, outcome, |()| pb::DisableEmailTwoFactorResponse {
+            success: true,
+        })
+    }
 }

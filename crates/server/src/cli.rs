@@ -190,6 +190,7 @@ async fn user_command(
                     active: true,
                     emails: Some(add.emails.emails()),
                     receive_login_emails: None,
+                    email_two_factor: None,
                 })
                 .await?;
             if let Some(password) = add.password {
@@ -234,6 +235,7 @@ async fn user_command(
                     active: user.active,
                     emails: Some(emails),
                     receive_login_emails: None,
+                    email_two_factor: None,
                 })
                 .await?;
             writeln!(out, "{} has {count} e-mail address(es)", user.id)?;

@@ -1,5 +1,5 @@
-//! The caller's own account: `me`, `users.logout` and `users.removeOtherTokens`
-//! (spec sections 3 and 9).
+//! The caller's own account: `me`, `users.logout`, `users.removeOtherTokens`
+//! and the e-mail 2FA switch (spec sections 3, 5 and 9).
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use sessions_domain::{DomainError, DomainResult, User, UserEmail};
@@ -32,6 +32,8 @@ pub struct MeView {
     pub emails: Vec<UserEmail>,
     /// `<site_url>/avatar/<username>`.
     pub avatar_url: String,
+    /// Whether e-mail 2FA is on (`services.email2fa.enabled`).
+    pub email_two_factor: bool,
 }
 
 /// The user `users.logout` names; the caller when absent.
@@ -50,6 +52,7 @@ impl SessionService {
     /// The `me` view of a user, as the login answer and `GET me` show it.
     pub async fn me_view(&self, user: User) -> DomainResult<MeView> {
         let emails = self.repo().user_emails(&user.id).await?;
+        let email_two_factor = self.repo().email_two_factor_enabled(&user.id).await?;
         let site = self.config().site_url.trim_end_matches('/');
         let avatar_url = format!(
             "{site}/avatar/{}",
@@ -59,6 +62,7 @@ impl SessionService {
             user,
             emails,
             avatar_url,
+            email_two_factor,
         })
     }
 
@@ -116,5 +120,48 @@ impl SessionService {
             },
         )
         .await
+    }
+
+    /// Turns e-mail 2FA on for the caller (`users.2fa.enableEmail`).
+    pub async fn enable_email_two_factor(
+        &self,
+        caller: &Caller,
+        params: Params<NoParams>,
+    ) -> DomainResult<()> {
+        self.run(
+            &endpoints::ENABLE_EMAIL_TWO_FACTOR,
+            caller,
+            params,
+            async |ctx, _| self.set_email_two_factor(&ctx.user.id, true).await,
+        )
+        .await
+    }
+
+    /// Turns e-mail 2FA off for the caller (`users.2fa.disableEmail`); the
+    /// endpoint asks for a second factor first.
+    pub async fn disable_email_two_factor(
+        &self,
+        caller: &Caller,
+        params: Params<NoParams>,
+    ) -> DomainResult<()> {
+        self.run(
+            &endpoints::DISABLE_EMAIL_TWO_FACTOR,
+            caller,
+            params,
+            async |ctx, _| self.set_email_two_factor(&ctx.user.id, false).await,
+        )
+        .await
+    }
+
+    pub(crate) async fn set_email_two_factor(
+        &self,
+        user_id: &str,
+        enabled: bool,
+    ) -> DomainResult<()> {
+        if !self.repo().set_email_two_factor(user_id, enabled).await? {
+            return Err(DomainError::NotFound("user"));
+        }
+        tracing::info!(user_id, enabled, "e-mail 2FA switched");
+        Ok(())
     }
 }

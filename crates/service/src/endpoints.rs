@@ -31,6 +31,9 @@ pub struct Endpoint {
     pub permission_for_others: Option<&'static str>,
     /// Whether a second factor is asked for (`x-2fa-code`, `x-2fa-method`).
     pub two_factor: bool,
+    /// Whether a session's remember window may stand in for the code
+    /// (Rocket.Chat's `disableRememberMe` turns it off for turning 2FA off).
+    pub two_factor_remember: bool,
     /// The audit log's name for the action; every outcome is recorded.
     pub audit: Option<&'static str>,
     /// Parameters the request must carry (JSON names, as the errors name them).
@@ -60,6 +63,7 @@ const USER: Endpoint = Endpoint {
     permission: None,
     permission_for_others: None,
     two_factor: false,
+    two_factor_remember: true,
     audit: None,
     required: &[],
     null_is_absent: false,
@@ -148,6 +152,24 @@ pub static REMOVE_OTHER_TOKENS: Endpoint = Endpoint {
     ..USER
 };
 
+pub static ENABLE_EMAIL_TWO_FACTOR: Endpoint = Endpoint {
+    rpc: "EnableEmailTwoFactor",
+    bucket: "users.2fa.enableEmail",
+    audit: Some("users.2fa.enableEmail"),
+    ..USER
+};
+
+/// Turning a second factor off asks for one, always a fresh one (Rocket.Chat's
+/// `twoFactorRequired` with `disableRememberMe`): a stolen token alone cannot.
+pub static DISABLE_EMAIL_TWO_FACTOR: Endpoint = Endpoint {
+    rpc: "DisableEmailTwoFactor",
+    bucket: "users.2fa.disableEmail",
+    two_factor: true,
+    two_factor_remember: false,
+    audit: Some("users.2fa.disableEmail"),
+    ..USER
+};
+
 /// Every public endpoint.
 pub static ENDPOINTS: &[&Endpoint] = &[
     &GET_MY_SESSION,
@@ -161,6 +183,8 @@ pub static ENDPOINTS: &[&Endpoint] = &[
     &GET_ME,
     &LOGOUT_USER,
     &REMOVE_OTHER_TOKENS,
+    &ENABLE_EMAIL_TWO_FACTOR,
+    &DISABLE_EMAIL_TWO_FACTOR,
 ];
 
 /// The endpoint served at a gRPC path, if any.
@@ -185,9 +209,15 @@ mod tests {
         }
         assert_eq!(by_grpc_path("/sessions.v1.SessionsService/Nope"), None);
         assert_eq!(by_grpc_path("/other.Service/Login"), None);
-        // A second factor always comes with a permission, and is audited.
+        // A second factor is always audited; outside turning 2FA off it
+        // comes with a permission.
         for endpoint in ENDPOINTS.iter().filter(|e| e.two_factor) {
-            assert!(endpoint.permission.is_some() && endpoint.audit.is_some());
+            assert!(endpoint.audit.is_some(), "{}", endpoint.rpc);
+            assert!(
+                endpoint.permission.is_some() || endpoint.rpc == DISABLE_EMAIL_TWO_FACTOR.rpc,
+                "{}",
+                endpoint.rpc
+            );
         }
     }
 }

@@ -36,7 +36,8 @@ impl SessionService {
                 self.require_permission(&ctx.user, permission).await?;
             }
             if endpoint.two_factor {
-                self.require_two_factor(&ctx, caller).await?;
+                self.require_two_factor(&ctx, caller, endpoint.two_factor_remember)
+                    .await?;
             }
             action(&ctx, params).await
         }

@@ -33,15 +33,18 @@ pub(crate) enum CodeCheck {
 }
 
 impl SessionService {
-    /// Passes when the calling session is inside its remember window, or when the
-    /// `x-2fa-code` is right; a right code opens the window.
+    /// Passes when the calling session is inside its remember window (where
+    /// `remember` allows it), or when the `x-2fa-code` is right; a right code
+    /// opens the window.
     pub(crate) async fn require_two_factor(
         &self,
         ctx: &AuthContext,
         caller: &Caller,
+        remember: bool,
     ) -> DomainResult<()> {
         let now = self.now();
-        if let Some(trust) = &ctx.session.two_factor_trust
+        if remember
+            && let Some(trust) = &ctx.session.two_factor_trust
             && trust.until > now
             && trust.ip == caller.client.ip
             && trust.user_agent == caller.client.user_agent
@@ -82,7 +85,7 @@ impl SessionService {
         }
         let remember_for = Duration::from_std(self.config().two_factor.remember_for)
             .unwrap_or_else(|_| Duration::zero());
-        if remember_for > Duration::zero() {
+        if remember && remember_for > Duration::zero() {
             let trust = TwoFactorTrust {
                 until: now + remember_for,
                 ip: caller.client.ip.clone(),

@@ -21,6 +21,8 @@ pub struct UpsertUser {
     pub emails: Option<Vec<UserEmail>>,
     /// Whether login alerts are mailed to the user; `None` keeps the choice.
     pub receive_login_emails: Option<bool>,
+    /// Whether e-mail 2FA is on; `None` keeps it.
+    pub email_two_factor: Option<bool>,
 }
 
 /// The most addresses one user holds.
@@ -112,6 +114,9 @@ impl SessionService {
             self.repo()
                 .set_login_email_preference(&user.id, receive)
                 .await?;
+        }
+        if let Some(enabled) = input.email_two_factor {
+            self.set_email_two_factor(&user.id, enabled).await?;
         }
         tracing::info!(user_id = %user.id, username = %user.username, "user saved");
         Ok(user)

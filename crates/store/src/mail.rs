@@ -1,5 +1,5 @@
-//! `MailRepository` over the outbox, login_devices and user_preferences
-//! tables. Claims are leases: on PostgreSQL `FOR UPDATE SKIP LOCKED` lets
+//! `MailRepository` over the outbox, login_devices, user_preferences and
+//! email_two_factor tables. Claims are leases: on PostgreSQL `FOR UPDATE SKIP LOCKED` lets
 //! replicas claim side by side without taking one message twice; SQLite has
 //! one writer, which serialises claims anyway.
 
@@ -18,7 +18,7 @@ use sessions_domain::{
 use crate::{
     Store,
     convert::{instant, map_db_error, millis},
-    entities::{login_devices, outbox, user_preferences},
+    entities::{email_two_factor, login_devices, outbox, user_preferences},
 };
 
 fn mail_row(mail: &OutboundMail) -> outbox::ActiveModel {
@@ -285,6 +285,42 @@ impl MailRepository for Store {
         .on_conflict(
             OnConflict::column(user_preferences::Column::UserId)
                 .update_column(user_preferences::Column::ReceiveLoginEmails)
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .map_err(map_db_error)?;
+        txn.commit().await.map_err(map_db_error)?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
+    async fn email_two_factor_enabled(&self, user_id: &str) -> DomainResult<bool> {
+        let row = email_two_factor::Entity::find_by_id(user_id.to_owned())
+            .one(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(row.is_some_and(|row| row.enabled))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
+    async fn set_email_two_factor(&self, user_id: &str, enabled: bool) -> DomainResult<bool> {
+        let txn = self.begin_write().await.map_err(map_db_error)?;
+        let exists = crate::entities::users::Entity::find_by_id(user_id.to_owned())
+            .one(&txn)
+            .await
+            .map_err(map_db_error)?
+            .is_some();
+        if !exists {
+            return Ok(false);
+        }
+        email_two_factor::Entity::insert(email_two_factor::ActiveModel {
+            user_id: Set(user_id.to_owned()),
+            enabled: Set(enabled),
+        })
+        .on_conflict(
+            OnConflict::column(email_two_factor::Column::UserId)
+                .update_column(email_two_factor::Column::Enabled)
                 .to_owned(),
         )
         .exec_without_returning(&txn)

@@ -177,6 +177,7 @@ impl TestApp {
                 active: true,
                 emails: None,
                 receive_login_emails: None,
+                email_two_factor: None,
             })
             .await
             .expect("upsert user")
@@ -222,6 +223,7 @@ impl TestApp {
                         .collect(),
                 }),
                 receive_login_emails: None,
+                email_two_factor: None,
             })
             .await
             .expect("set emails");

@@ -6,6 +6,7 @@
 pub(crate) mod attempt_counters;
 pub(crate) mod audit_events;
 pub(crate) mod backup_codes;
+pub(crate) mod email_two_factor;
 pub(crate) mod known_addresses;
 pub(crate) mod login_devices;
 pub(crate) mod outbox;
