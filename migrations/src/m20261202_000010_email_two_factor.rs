@@ -1,4 +1,5 @@
-//! Users' e-mail 2FA switch (Rocket.Chat's `services.email2fa.enabled`).
+//! Users' e-mail 2FA: the switch (Rocket.Chat's `services.email2fa.enabled`)
+//! and the one live mailed code.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -17,6 +18,13 @@ impl MigrationTrait for Migration {
                     .table(EmailTwoFactor::Table)
                     .col(string(EmailTwoFactor::UserId).primary_key())
                     .col(boolean(EmailTwoFactor::Enabled))
+                    // One live code per user, so one row holds it: its hash to
+                    // check it, sealed to re-send the same code, when it
+                    // expires and when it was last mailed (the cooldown).
+                    .col(string_null(EmailTwoFactor::CodeHash))
+                    .col(text_null(EmailTwoFactor::CodeSealed))
+                    .col(big_integer_null(EmailTwoFactor::CodeExpiresAt))
+                    .col(big_integer_null(EmailTwoFactor::CodeSentAt))
                     .foreign_key(
                         ForeignKey::create()
                             .from(EmailTwoFactor::Table, EmailTwoFactor::UserId)
@@ -40,6 +48,10 @@ enum EmailTwoFactor {
     Table,
     UserId,
     Enabled,
+    CodeHash,
+    CodeSealed,
+    CodeExpiresAt,
+    CodeSentAt,
 }
 
 #[derive(DeriveIden)]

@@ -14,6 +14,8 @@ pub enum AttemptKind {
     EndpointCode,
     /// Wrong second-factor codes of one user at login.
     LoginCode,
+    /// 2FA code mails to one address (the per-recipient cap).
+    CodeMail,
 }
 
 impl AttemptKind {
@@ -23,6 +25,7 @@ impl AttemptKind {
             Self::LoginOfUser => "login-user",
             Self::EndpointCode => "code-endpoint",
             Self::LoginCode => "code-login",
+            Self::CodeMail => "code-mail",
         }
     }
 }

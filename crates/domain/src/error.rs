@@ -8,6 +8,28 @@ pub struct TwoFactorFailure {
     pub method: String,
     /// The user's enabled methods among `totp` and `email`.
     pub available_methods: Vec<String>,
+    /// Set when the method is `email` and no code was given: what was mailed.
+    pub email_code: Option<EmailCodeSent>,
+}
+
+/// What a check of the `email` method without a code did (Rocket.Chat's
+/// `codeGenerated`, `codeCount`, `codeExpires`, `emailOrUsername`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailCodeSent {
+    /// A mail with the code was queued now.
+    pub generated: bool,
+    /// The live code's expiry; `None` when there is no live code (the
+    /// recipient's hourly cap was reached).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub username: String,
+}
+
+impl EmailCodeSent {
+    /// The expiry as Rocket.Chat's JSON dates show it (ISO 8601, UTC, ms).
+    pub fn expires_iso(&self) -> Option<String> {
+        self.expires_at
+            .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    }
 }
 
 /// The `invalid-params` message for a string holding U+0000, which neither

@@ -10,9 +10,10 @@ mod repository;
 
 pub use attempts::{AttemptCounter, AttemptKey, AttemptKind};
 pub use clock::{Clock, SystemClock, format_timestamp};
-pub use error::{DomainError, DomainResult, NUL_CHARACTER, TwoFactorFailure};
+pub use error::{DomainError, DomainResult, EmailCodeSent, NUL_CHARACTER, TwoFactorFailure};
 pub use mail::{
-    ClaimedMail, LoginDevice, LoginExtras, MailKind, MailRepository, OutboundMail, OutboxDepth,
+    ClaimedMail, EmailCode, LoginDevice, LoginExtras, MailKind, MailRepository, OutboundMail,
+    OutboxDepth,
 };
 pub use model::{
     AuditEntry, AuditRecord, Device, EventKind, EventTemplate, ListQuery, ListScope, NewEvent,

@@ -83,6 +83,17 @@ pub struct OutboxDepth {
     pub failed: u64,
 }
 
+/// A user's live mailed 2FA code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailCode {
+    /// Salted by the user, as backup codes are.
+    pub hash: String,
+    /// The code sealed for the user: a re-send mails the same code.
+    pub sealed: String,
+    pub expires_at: DateTime<Utc>,
+    pub sent_at: DateTime<Utc>,
+}
+
 #[async_trait]
 pub trait MailRepository: Send + Sync {
     /// Queues a message on its own (a login alert rides with its session).
@@ -123,4 +134,32 @@ pub trait MailRepository: Send + Sync {
     async fn email_two_factor_enabled(&self, user_id: &str) -> DomainResult<bool>;
     /// Turns e-mail 2FA on or off; `false` when the user does not exist.
     async fn set_email_two_factor(&self, user_id: &str, enabled: bool) -> DomainResult<bool>;
+    /// The user's code, live or expired; `None` when there is none.
+    async fn email_code(&self, user_id: &str) -> DomainResult<Option<EmailCode>>;
+    /// Stores `code` and queues `mail` in one transaction, only while the
+    /// stored code is still `replaced` (its expiry; `None`: no code): of
+    /// concurrent requests one wins, so one code is ever live.
+    async fn issue_email_code(
+        &self,
+        user_id: &str,
+        code: &EmailCode,
+        replaced: Option<DateTime<Utc>>,
+        mail: &OutboundMail,
+    ) -> DomainResult<bool>;
+    /// Marks the live code mailed at `now` and queues `mail`, only while it
+    /// was last mailed at `last_sent` (the same compare-and-set).
+    async fn resend_email_code(
+        &self,
+        user_id: &str,
+        last_sent: DateTime<Utc>,
+        now: DateTime<Utc>,
+        mail: &OutboundMail,
+    ) -> DomainResult<bool>;
+    /// Uses the code up when `hash` is the live code's: once, atomically.
+    async fn consume_email_code(
+        &self,
+        user_id: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> DomainResult<bool>;
 }

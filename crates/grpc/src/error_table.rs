@@ -29,12 +29,26 @@ fn two_factor(error: &str, error_type: &str, f: &TwoFactorFailure) -> Value {
         "success": false,
         "error": format!("{error} [{error_type}]"),
         "errorType": error_type,
-        "details": {
-            "method": f.method,
-            "codeGenerated": false,
-            "availableMethods": f.available_methods,
-        },
+        "details": details(f),
     })
+}
+
+/// Rocket.Chat's details of a 2FA error; the `email` method adds what was
+/// mailed (never the code).
+fn details(f: &TwoFactorFailure) -> Value {
+    let mut details = json!({
+        "method": f.method,
+        "codeGenerated": false,
+        "availableMethods": f.available_methods,
+    });
+    if let Some(sent) = &f.email_code {
+        let expires: Vec<String> = sent.expires_iso().into_iter().collect();
+        details["codeGenerated"] = json!(sent.generated);
+        details["codeCount"] = json!(expires.len());
+        details["codeExpires"] = json!(expires);
+        details["emailOrUsername"] = json!(sent.username);
+    }
+    details
 }
 
 /// Rocket.Chat's login route answers `unauthorized()` and then copies the
@@ -133,15 +147,7 @@ pub fn describe(err: &DomainError) -> ErrorDescription {
         E::LoginTwoFactorRequired(f) => (
             Code::Unauthenticated,
             401,
-            login_error(
-                json!("totp-required"),
-                Some(json!({
-                    "method": f.method,
-                    "codeGenerated": false,
-                    "availableMethods": f.available_methods,
-                })),
-                "TOTP Required",
-            ),
+            login_error(json!("totp-required"), Some(details(f)), "TOTP Required"),
         ),
         E::LoginTwoFactorInvalid(f) => (
             Code::Unauthenticated,

@@ -1,6 +1,6 @@
 //! `POST /api/v1/login` in the forms Rocket.Chat takes (spec section 9): a
-//! password login by username or e-mail, with TOTP for users who have it, or a
-//! `resume` of an existing token.
+//! password login by username or e-mail, with TOTP or a mailed code for users
+//! who have one, or a `resume` of an existing token.
 
 use sessions_domain::{DomainError, DomainResult, Session, TwoFactorFailure, User};
 
@@ -9,7 +9,7 @@ use crate::{
     params::{LoginName, LoginParams, LoginSecret, Params},
     password_work,
     secrets::{hash_login_token, password_digest},
-    two_factor::CodeCheck,
+    two_factor::{CodeCheck, Method},
 };
 
 /// A successful login: the user, the session and its token (shown once).
@@ -97,17 +97,27 @@ impl SessionService {
             tracing::info!(user_id = %user.id, "login of a deactivated user refused");
             return Err(DomainError::UserNotActivated);
         }
-        if user.totp_secret.is_some() {
+        // Asked for only now, once the password is verified: no code is
+        // mailed for a wrong one.
+        if let Some((method, available_methods)) = self.login_method(&user).await? {
             let code = code.as_deref().map(str::trim).filter(|c| !c.is_empty());
-            let failure = || TwoFactorFailure {
-                method: "totp".to_owned(),
-                available_methods: vec!["totp".to_owned()],
+            let failure = TwoFactorFailure {
+                method: method.name().to_owned(),
+                available_methods,
+                email_code: None,
             };
             let refused = match code {
-                None => Some(DomainError::LoginTwoFactorRequired(failure())),
-                Some(code) => match self.check_login_code(&user, code).await {
+                None if method == Method::Email => match self.mail_email_code(&user).await {
+                    Ok(sent) => Some(DomainError::LoginTwoFactorRequired(TwoFactorFailure {
+                        email_code: Some(sent),
+                        ..failure
+                    })),
+                    Err(err) => Some(err),
+                },
+                None => Some(DomainError::LoginTwoFactorRequired(failure)),
+                Some(code) => match self.check_login_code(&user, method, code).await {
                     Ok(CodeCheck::Accepted) => None,
-                    Ok(CodeCheck::Rejected) => Some(DomainError::LoginTwoFactorInvalid(failure())),
+                    Ok(CodeCheck::Rejected) => Some(DomainError::LoginTwoFactorInvalid(failure)),
                     Ok(CodeCheck::TooManyAttempts) => Some(DomainError::LoginTwoFactorMaxAttempts),
                     Err(err) => Some(err),
                 },

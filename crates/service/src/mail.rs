@@ -268,7 +268,7 @@ impl SessionService {
 }
 
 /// The sender's domain, which makes each `Message-ID` globally unique.
-fn message_id_domain(from: &str) -> String {
+pub(crate) fn message_id_domain(from: &str) -> String {
     let address = from
         .rsplit_once('<')
         .map_or(from, |(_, rest)| rest.trim_end_matches('>'));

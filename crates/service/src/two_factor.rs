@@ -1,25 +1,42 @@
 //! Second-factor checks (spec section 5): TOTP with replay protection, backup
-//! codes, the password fallback, the attempt limit and the remember window.
+//! codes, mailed codes, the password fallback, the attempt limit and the
+//! remember window.
 
 use chrono::Duration;
 use sessions_domain::{
-    AttemptCounter, AttemptKey, AttemptKind, DomainError, DomainResult, TwoFactorFailure,
-    TwoFactorTrust, User,
+    AttemptCounter, AttemptKey, AttemptKind, DomainError, DomainResult, EmailCode, EmailCodeSent,
+    MailKind, OutboundMail, TwoFactorFailure, TwoFactorTrust, User,
 };
 
-use crate::{AuthContext, Caller, SessionService, password_work, secrets::hash_backup_code, totp};
+use crate::{
+    AuthContext, Caller, SessionService,
+    mail::{header_safe, message_id_domain},
+    password_work,
+    secrets::hash_backup_code,
+    totp,
+};
+
+/// How long a mailed code is good for.
+pub(crate) const EMAIL_CODE_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+/// How soon a live code may be mailed again: a request within it sends nothing.
+pub(crate) const EMAIL_CODE_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(60);
+/// Code mails to one address per hour, re-sends included: the most anyone
+/// can make this service mail a victim.
+pub(crate) const EMAIL_CODES_PER_HOUR: u32 = 5;
 
 /// The method a check uses for a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Method {
+pub(crate) enum Method {
     Totp,
+    Email,
     Password,
 }
 
 impl Method {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Totp => "totp",
+            Self::Email => "email",
             Self::Password => "password",
         }
     }
@@ -51,21 +68,20 @@ impl SessionService {
         {
             return Ok(());
         }
-        let available_methods: Vec<String> = if ctx.user.totp_secret.is_some() {
-            vec!["totp".to_owned()]
-        } else {
-            Vec::new()
-        };
-        let Some(method) = self.method_for(&ctx.user, caller.two_factor_method.as_deref()) else {
+        let enabled = self.enabled_methods(&ctx.user).await?;
+        let available_methods = available(&enabled);
+        let Some(method) = method_for(&enabled, caller.two_factor_method.as_deref()) else {
             // Rocket.Chat lets users without any method through; we do not.
             return Err(DomainError::TwoFactorRequired(TwoFactorFailure {
                 method: "totp".to_owned(),
                 available_methods,
+                email_code: None,
             }));
         };
         let failure = TwoFactorFailure {
             method: method.name().to_owned(),
             available_methods,
+            email_code: None,
         };
         let Some(code) = caller
             .two_factor_code
@@ -73,7 +89,14 @@ impl SessionService {
             .map(str::trim)
             .filter(|c| !c.is_empty())
         else {
-            return Err(DomainError::TwoFactorRequired(failure));
+            let email_code = match method {
+                Method::Email => Some(self.mail_email_code(&ctx.user).await?),
+                _ => None,
+            };
+            return Err(DomainError::TwoFactorRequired(TwoFactorFailure {
+                email_code,
+                ..failure
+            }));
         };
         match self
             .check_code(&ctx.user, method, code, AttemptKind::EndpointCode)
@@ -98,32 +121,54 @@ impl SessionService {
         Ok(())
     }
 
-    /// Checks a TOTP or backup code at login; the remember window stays closed.
+    /// Checks a code at login (TOTP or backup code, or a mailed one); the
+    /// remember window stays closed.
     pub(crate) async fn check_login_code(
         &self,
         user: &User,
+        method: Method,
         code: &str,
     ) -> DomainResult<CodeCheck> {
-        self.check_code(user, Method::Totp, code, AttemptKind::LoginCode)
+        self.check_code(user, method, code, AttemptKind::LoginCode)
             .await
     }
 
-    /// The method a check uses: the one `x-2fa-method` names when the user has
-    /// it enabled, else the user's first enabled one (Rocket.Chat's
-    /// `getMethodByNameOrFirstActiveForUser`). The password fallback is
-    /// enabled only for users without any other method.
-    fn method_for(&self, user: &User, requested: Option<&str>) -> Option<Method> {
-        let enabled = self.enabled_methods(user);
-        requested
-            .and_then(|name| enabled.iter().find(|m| m.name() == name.trim()))
-            .or_else(|| enabled.first())
-            .copied()
+    /// The second factor a login asks for: TOTP when the user has it (as
+    /// Rocket.Chat), else a mailed code; `None` when neither is on.
+    pub(crate) async fn login_method(
+        &self,
+        user: &User,
+    ) -> DomainResult<Option<(Method, Vec<String>)>> {
+        let enabled = self.enabled_methods(user).await?;
+        let available_methods = available(&enabled);
+        Ok(enabled
+            .into_iter()
+            .find(|m| *m != Method::Password)
+            .map(|m| (m, available_methods)))
     }
 
-    fn enabled_methods(&self, user: &User) -> Vec<Method> {
-        let mut enabled = Vec::with_capacity(1);
+    /// The address a code would be mailed to: the first verified one, while
+    /// mail is configured and the user turned e-mail 2FA on.
+    async fn email_code_address(&self, user: &User) -> DomainResult<Option<String>> {
+        if !self.config().mail.enabled || !self.repo().email_two_factor_enabled(&user.id).await? {
+            return Ok(None);
+        }
+        Ok(self
+            .repo()
+            .user_emails(&user.id)
+            .await?
+            .into_iter()
+            .find(|e| e.verified)
+            .map(|e| e.address))
+    }
+
+    async fn enabled_methods(&self, user: &User) -> DomainResult<Vec<Method>> {
+        let mut enabled = Vec::with_capacity(2);
         if user.totp_secret.is_some() {
             enabled.push(Method::Totp);
+        }
+        if self.email_code_address(user).await?.is_some() {
+            enabled.push(Method::Email);
         }
         if enabled.is_empty()
             && self.config().two_factor.password_fallback
@@ -131,7 +176,118 @@ impl SessionService {
         {
             enabled.push(Method::Password);
         }
-        enabled
+        Ok(enabled)
+    }
+
+    /// Mails the user's live code, or a fresh one when none is live (spec
+    /// section 5): one live code per user; the same code again only after
+    /// the cooldown; at most [`EMAIL_CODES_PER_HOUR`] mails per address. Every
+    /// refusal is silent: the answer only says whether a mail was queued.
+    pub(crate) async fn mail_email_code(&self, user: &User) -> DomainResult<EmailCodeSent> {
+        let now = self.now();
+        let mut sent = EmailCodeSent {
+            generated: false,
+            expires_at: None,
+            username: user.username.clone(),
+        };
+        let Some(address) = self.email_code_address(user).await? else {
+            return Ok(sent);
+        };
+        let existing = self.repo().email_code(&user.id).await?;
+        if let Some(live) = existing.as_ref().filter(|c| c.expires_at > now) {
+            sent.expires_at = Some(live.expires_at);
+            if now - live.sent_at < chrono_of(EMAIL_CODE_COOLDOWN)
+                || !self.reserve_code_mail(&address).await?
+            {
+                return Ok(sent);
+            }
+            let Some(code) = self.config().sealer.open(&user.id, &live.sealed) else {
+                tracing::error!(user_id = %user.id, "stored e-mail code cannot be opened (wrong or missing key)");
+                return Ok(sent);
+            };
+            let mail = self.code_mail(user, &address, &code);
+            sent.generated = self
+                .repo()
+                .resend_email_code(&user.id, live.sent_at, now, &mail)
+                .await?;
+            return Ok(sent);
+        }
+        if !self.reserve_code_mail(&address).await? {
+            return Ok(sent);
+        }
+        let code = format!("{:06}", rand::random_range(0..1_000_000u32));
+        let sealed = self
+            .config()
+            .sealer
+            .seal(&user.id, &code)
+            .map_err(DomainError::Internal)?;
+        let stored = EmailCode {
+            hash: hash_backup_code(&user.id, &code),
+            sealed,
+            expires_at: now + chrono_of(EMAIL_CODE_TTL),
+            sent_at: now,
+        };
+        let mail = self.code_mail(user, &address, &code);
+        let replaced = existing.map(|c| c.expires_at);
+        if self
+            .repo()
+            .issue_email_code(&user.id, &stored, replaced, &mail)
+            .await?
+        {
+            sent.generated = true;
+            sent.expires_at = Some(stored.expires_at);
+        } else if let Some(winner) = self.repo().email_code(&user.id).await? {
+            // A concurrent request issued the one live code first.
+            sent.expires_at = Some(winner.expires_at);
+        }
+        Ok(sent)
+    }
+
+    /// Counts one code mail to `address`; `false` when its hourly cap is full.
+    async fn reserve_code_mail(&self, address: &str) -> DomainResult<bool> {
+        let hour = std::time::Duration::from_secs(3600);
+        let counter = AttemptCounter {
+            key: AttemptKey::new(AttemptKind::CodeMail, address.to_lowercase()),
+            limit: EMAIL_CODES_PER_HOUR,
+            window: hour,
+            forget_after: Some(hour),
+        };
+        let full = self
+            .repo()
+            .reserve_attempts(&[counter], self.now())
+            .await?
+            .is_some();
+        if full {
+            metrics::counter!("sessions_two_factor_code_mails_capped_total").increment(1);
+        }
+        Ok(!full)
+    }
+
+    fn code_mail(&self, user: &User, address: &str, code: &str) -> OutboundMail {
+        let config = &self.config().mail;
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let minutes = EMAIL_CODE_TTL.as_secs() / 60;
+        let text_body = format!(
+            "Here is your authentication code:\n\n{code}\n\nIt expires in {minutes} minutes. \
+             Do not provide this code to anyone.\nIf you did not try to log in to your \
+             account, please ignore this e-mail."
+        );
+        let html_body = format!(
+            "<p>Here is your authentication code:</p><h2>{code}</h2><p>It expires in {minutes} \
+             minutes. Do not provide this code to anyone.</p><p>If you did not try to log in \
+             to your account, please ignore this e-mail.</p>"
+        );
+        OutboundMail {
+            message_id: format!("<{id}@{}>", message_id_domain(&config.from)),
+            id,
+            kind: MailKind::TwoFactorCode,
+            to_address: address.to_owned(),
+            to_name: header_safe(&user.name),
+            subject: header_safe(&format!("[{}] Authentication code", config.site_name)),
+            text_body,
+            html_body,
+            created_at: self.now(),
+        }
     }
 
     /// Reserves the attempt on the user's count of wrong codes (at endpoints
@@ -169,6 +325,11 @@ impl SessionService {
         let accepted = match method {
             Method::Totp => {
                 self.verify_totp_or_backup_code(user, code, now.timestamp())
+                    .await?
+            }
+            Method::Email => {
+                self.repo()
+                    .consume_email_code(&user.id, &hash_backup_code(&user.id, code), now)
                     .await?
             }
             Method::Password => {
@@ -225,4 +386,28 @@ impl SessionService {
             None => Ok(false),
         }
     }
+}
+
+/// The method a check uses: the one `x-2fa-method` names when the user has it
+/// enabled, else the user's first enabled one (Rocket.Chat's
+/// `getMethodByNameOrFirstActiveForUser`). The password fallback is enabled
+/// only for users without any other method.
+fn method_for(enabled: &[Method], requested: Option<&str>) -> Option<Method> {
+    requested
+        .and_then(|name| enabled.iter().find(|m| m.name() == name.trim()))
+        .or_else(|| enabled.first())
+        .copied()
+}
+
+/// `availableMethods`: the enabled methods but the password fallback.
+fn available(enabled: &[Method]) -> Vec<String> {
+    enabled
+        .iter()
+        .filter(|m| **m != Method::Password)
+        .map(|m| m.name().to_owned())
+        .collect()
+}
+
+fn chrono_of(duration: std::time::Duration) -> Duration {
+    Duration::from_std(duration).unwrap_or_else(|_| Duration::zero())
 }

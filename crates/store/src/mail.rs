@@ -12,7 +12,8 @@ use sea_orm::{
     QueryFilter, Statement, sea_query::Expr, sea_query::OnConflict,
 };
 use sessions_domain::{
-    ClaimedMail, DomainResult, LoginDevice, MailKind, MailRepository, OutboundMail, OutboxDepth,
+    ClaimedMail, DomainResult, EmailCode, LoginDevice, MailKind, MailRepository, OutboundMail,
+    OutboxDepth,
 };
 
 use crate::{
@@ -317,6 +318,7 @@ impl MailRepository for Store {
         email_two_factor::Entity::insert(email_two_factor::ActiveModel {
             user_id: Set(user_id.to_owned()),
             enabled: Set(enabled),
+            ..Default::default()
         })
         .on_conflict(
             OnConflict::column(email_two_factor::Column::UserId)
@@ -328,5 +330,121 @@ impl MailRepository for Store {
         .map_err(map_db_error)?;
         txn.commit().await.map_err(map_db_error)?;
         Ok(true)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
+    async fn email_code(&self, user_id: &str) -> DomainResult<Option<EmailCode>> {
+        let row = email_two_factor::Entity::find_by_id(user_id.to_owned())
+            .one(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(row.and_then(|row| {
+            Some(EmailCode {
+                hash: row.code_hash?,
+                sealed: row.code_sealed?,
+                expires_at: instant(row.code_expires_at?),
+                sent_at: instant(row.code_sent_at?),
+            })
+        }))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
+    async fn issue_email_code(
+        &self,
+        user_id: &str,
+        code: &EmailCode,
+        replaced: Option<DateTime<Utc>>,
+        mail: &OutboundMail,
+    ) -> DomainResult<bool> {
+        let txn = self.begin_write().await.map_err(map_db_error)?;
+        let still = match replaced {
+            Some(at) => email_two_factor::Column::CodeExpiresAt.eq(millis(at)),
+            None => email_two_factor::Column::CodeExpiresAt.is_null(),
+        };
+        let updated = email_two_factor::Entity::update_many()
+            .col_expr(
+                email_two_factor::Column::CodeHash,
+                Expr::value(code.hash.clone()),
+            )
+            .col_expr(
+                email_two_factor::Column::CodeSealed,
+                Expr::value(code.sealed.clone()),
+            )
+            .col_expr(
+                email_two_factor::Column::CodeExpiresAt,
+                Expr::value(millis(code.expires_at)),
+            )
+            .col_expr(
+                email_two_factor::Column::CodeSentAt,
+                Expr::value(millis(code.sent_at)),
+            )
+            .filter(email_two_factor::Column::UserId.eq(user_id))
+            .filter(email_two_factor::Column::Enabled.eq(true))
+            .filter(still)
+            .exec(&txn)
+            .await
+            .map_err(map_db_error)?;
+        if updated.rows_affected != 1 {
+            return Ok(false);
+        }
+        insert_mail(&txn, mail).await?;
+        txn.commit().await.map_err(map_db_error)?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
+    async fn resend_email_code(
+        &self,
+        user_id: &str,
+        last_sent: DateTime<Utc>,
+        now: DateTime<Utc>,
+        mail: &OutboundMail,
+    ) -> DomainResult<bool> {
+        let txn = self.begin_write().await.map_err(map_db_error)?;
+        let updated = email_two_factor::Entity::update_many()
+            .col_expr(
+                email_two_factor::Column::CodeSentAt,
+                Expr::value(millis(now)),
+            )
+            .filter(email_two_factor::Column::UserId.eq(user_id))
+            .filter(email_two_factor::Column::CodeSentAt.eq(millis(last_sent)))
+            .filter(email_two_factor::Column::CodeExpiresAt.gt(millis(now)))
+            .exec(&txn)
+            .await
+            .map_err(map_db_error)?;
+        if updated.rows_affected != 1 {
+            return Ok(false);
+        }
+        insert_mail(&txn, mail).await?;
+        txn.commit().await.map_err(map_db_error)?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
+    async fn consume_email_code(
+        &self,
+        user_id: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> DomainResult<bool> {
+        let none = || Expr::value(Option::<String>::None);
+        let updated = email_two_factor::Entity::update_many()
+            .col_expr(email_two_factor::Column::CodeHash, none())
+            .col_expr(email_two_factor::Column::CodeSealed, none())
+            .col_expr(
+                email_two_factor::Column::CodeExpiresAt,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(
+                email_two_factor::Column::CodeSentAt,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(email_two_factor::Column::UserId.eq(user_id))
+            .filter(email_two_factor::Column::CodeHash.eq(hash))
+            .filter(email_two_factor::Column::CodeExpiresAt.gt(millis(now)))
+            .exec(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(updated.rows_affected == 1)
     }
 }

@@ -100,15 +100,19 @@ impl Answer {
         let errors = match self {
             Self::InvalidParams => vec![DomainError::InvalidParams(TEXT_HOLE.to_owned())],
             Self::TwoFactor => {
-                // Section 5: `method` is `totp` or `password`; `availableMethods`
-                // lists enabled methods among `totp` and `email`.
-                let failures = [("totp", &["totp", "email"][..]), ("password", &[][..])].map(
-                    |(method, available)| TwoFactorFailure {
-                        method: method.to_owned(),
-                        available_methods: available.iter().map(|m| (*m).to_owned()).collect(),
-                    },
-                );
-                failures
+                // Section 5: `method` is `totp`, `email` or `password`;
+                // `availableMethods` lists enabled methods among `totp` and `email`.
+                let failures = [
+                    ("totp", &["totp", "email"][..]),
+                    ("email", &["email"][..]),
+                    ("password", &[][..]),
+                ]
+                .map(|(method, available)| TwoFactorFailure {
+                    method: method.to_owned(),
+                    available_methods: available.iter().map(|m| (*m).to_owned()).collect(),
+                    email_code: None,
+                });
+                let mut errors: Vec<DomainError> = failures
                     .iter()
                     .flat_map(|f| {
                         [
@@ -117,7 +121,9 @@ impl Answer {
                             DomainError::TwoFactorMaxAttempts(f.clone()),
                         ]
                     })
-                    .collect()
+                    .collect();
+                errors.push(DomainError::TwoFactorRequired(email_code_failure()));
+                errors
             }
             Self::InvalidSort => vec![DomainError::InvalidSort(TEXT_HOLE.to_owned())],
             Self::InvalidSortKeys => vec![DomainError::InvalidSortKeys],
@@ -126,10 +132,12 @@ impl Answer {
                 let totp = TwoFactorFailure {
                     method: "totp".to_owned(),
                     available_methods: vec!["totp".to_owned()],
+                    email_code: None,
                 };
                 vec![
                     DomainError::LoginFailed,
                     DomainError::LoginTwoFactorRequired(totp.clone()),
+                    DomainError::LoginTwoFactorRequired(email_code_failure()),
                     DomainError::LoginTwoFactorInvalid(totp),
                     DomainError::LoginTwoFactorMaxAttempts,
                     DomainError::LoginBlockedForAddress,
@@ -279,4 +287,17 @@ fn escape(text: &str) -> String {
         escaped.push(c);
     }
     escaped
+}
+
+/// The `email` method's answer to a check without a code: what was mailed.
+fn email_code_failure() -> TwoFactorFailure {
+    TwoFactorFailure {
+        method: "email".to_owned(),
+        available_methods: vec!["email".to_owned()],
+        email_code: Some(sessions_domain::EmailCodeSent {
+            generated: true,
+            expires_at: Some(Default::default()),
+            username: TEXT_HOLE.to_owned(),
+        }),
+    }
 }

@@ -323,6 +323,7 @@ fn every_error_body_matches_exactly_its_own_schema() {
     let failure = |method: &str, available: &[&str]| TwoFactorFailure {
         method: method.into(),
         available_methods: available.iter().map(|m| (*m).into()).collect(),
+        email_code: None,
     };
     let cases = [
         (
@@ -431,6 +432,7 @@ fn each_route_lists_the_errors_it_can_answer() {
     let two_factor = body(DomainError::TwoFactorRequired(TwoFactorFailure {
         method: "totp".into(),
         available_methods: vec![],
+        email_code: None,
     }));
     let info = response_schema(&doc, "get", "/api/v1/sessions/info", "400");
     assert!(
@@ -455,6 +457,7 @@ fn each_route_lists_the_errors_it_can_answer() {
         &body(DomainError::LoginTwoFactorRequired(TwoFactorFailure {
             method: "totp".into(),
             available_methods: vec!["totp".into()],
+            email_code: None,
         }))
     ));
     assert!(!conforms(&doc, &login, &body(DomainError::Unauthenticated)));
