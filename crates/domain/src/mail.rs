@@ -109,6 +109,14 @@ pub trait MailRepository: Send + Sync {
         error: &str,
     ) -> DomainResult<()>;
     async fn outbox_depth(&self) -> DomainResult<OutboxDepth>;
+    /// Deletes mail sent or given up before `done_before` (it holds names and
+    /// addresses) and devices last seen before `seen_before`; answers how
+    /// many rows went.
+    async fn prune_mail(
+        &self,
+        done_before: DateTime<Utc>,
+        seen_before: DateTime<Utc>,
+    ) -> DomainResult<u64>;
     /// Whether the user logged in with this device from this address since
     /// `since`.
     async fn is_known_device(

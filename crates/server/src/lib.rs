@@ -413,5 +413,11 @@ async fn prune_ended_records_forever(service: SessionService, retention: Duratio
             Ok(pruned) => tracing::info!(pruned, "ended attempt counters pruned"),
             Err(err) => tracing::warn!(error = %err, "pruning attempt counters failed"),
         }
+        // Done mail is kept as long as session events, for the same audit needs.
+        match service.prune_mail(retention).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "done mail and unseen devices pruned"),
+            Err(err) => tracing::warn!(error = %err, "pruning mail failed"),
+        }
     }
 }

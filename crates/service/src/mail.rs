@@ -214,6 +214,22 @@ fn device_key(device: &Device) -> String {
 }
 
 impl SessionService {
+    /// Deletes mail done for longer than `retention` (sent alerts hold names,
+    /// addresses and User-Agents) and devices unseen for longer than the
+    /// `new-device` period, which can no longer spare anyone an alert.
+    pub async fn prune_mail(&self, retention: Duration) -> DomainResult<u64> {
+        let now = self.now();
+        let days = |d: Duration| {
+            chrono::Duration::from_std(d).unwrap_or_else(|_| chrono::Duration::days(30))
+        };
+        self.repo()
+            .prune_mail(
+                now - days(retention),
+                now - days(self.config().mail.new_device_period),
+            )
+            .await
+    }
+
     /// What a password login writes beside its session: its alert, when one
     /// is due, and the device it saw.
     pub(crate) async fn login_extras(

@@ -255,6 +255,30 @@ impl MailRepository for Store {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
+    async fn prune_mail(
+        &self,
+        done_before: DateTime<Utc>,
+        seen_before: DateTime<Utc>,
+    ) -> DomainResult<u64> {
+        let done = millis(done_before);
+        let mail = outbox::Entity::delete_many()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(outbox::Column::SentAt.lt(done))
+                    .add(outbox::Column::FailedAt.lt(done)),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        let devices = login_devices::Entity::delete_many()
+            .filter(login_devices::Column::LastLoginAt.lt(millis(seen_before)))
+            .exec(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(mail.rows_affected + devices.rows_affected)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn is_known_device(
         &self,
         user_id: &str,

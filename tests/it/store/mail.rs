@@ -135,6 +135,13 @@ async fn racing_workers_never_claim_one_message_twice(backend: Backend) {
     assert_eq!((before, claimed.len()), (30, 30));
 }
 
+fn device_again() -> LoginDevice {
+    LoginDevice {
+        device_key: "chrome|windows".to_owned(),
+        address: "203.0.113.7".to_owned(),
+    }
+}
+
 /// The bodies of a message as stored, read past the store's API.
 async fn stored_bodies(url: &str, id: &str) -> (String, String) {
     use sea_orm::{ConnectionTrait, Database, Statement};
@@ -235,11 +242,21 @@ async fn devices_and_preferences_are_remembered(backend: Backend) {
     );
     let elsewhere = LoginDevice {
         address: "198.51.100.1".to_owned(),
-        ..device
+        ..device.clone()
     };
     assert!(
         !store
             .is_known_device("u-rod", &elsewhere, at(0))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.outbox_depth().await.unwrap().queued, 1);
+    // Devices unseen since the cut are forgotten; queued mail stays.
+    assert_eq!(store.prune_mail(at(0), at(100)).await.unwrap(), 0);
+    assert_eq!(store.prune_mail(at(0), at(101)).await.unwrap(), 1);
+    assert!(
+        !store
+            .is_known_device("u-rod", &device_again(), at(0))
             .await
             .unwrap()
     );
