@@ -1,6 +1,7 @@
 //! Users' e-mail addresses (`emails: [{address, verified}]` in Rocket.Chat):
 //! login by e-mail, the `me` answer, and the mail of the e-mail issue; and
-//! `users.logout`'s permission, `logout-other-user`, seeded for `admin`.
+//! `users.logout`'s permission, `logout-other-user`, seeded for `admin`; an
+//! index for usernames looked up without case.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -42,6 +43,12 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Logins by a username in another case look it up folded; an index
+        // on the expression keeps that from scanning the table.
+        manager
+            .get_connection()
+            .execute_unprepared("CREATE INDEX users_username_folded ON users (lower(username))")
+            .await?;
         // Spec section 7; an operator who already made it keeps theirs.
         manager
             .exec_stmt(
@@ -56,6 +63,11 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("DROP INDEX users_username_folded")
+            .await?;
+        // Also an operator's own grant of it: `up` cannot tell it left one.
         manager
             .exec_stmt(
                 Query::delete()

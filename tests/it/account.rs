@@ -223,4 +223,24 @@ async fn every_answer_carries_the_rate_limit_window(backend: Backend) {
         .unwrap();
     assert_eq!(response.status().as_u16(), 401);
     assert!(window(&response).iter().all(Option::is_some));
+    // gRPC callers read the same window from metadata, on answers and errors.
+    let mut grpc = app.grpc().await;
+    let mut request = tonic::Request::new(sessions_proto::v1::ListSessionsRequest::default());
+    request
+        .metadata_mut()
+        .insert("x-user-id", rod.user_id.parse().unwrap());
+    request
+        .metadata_mut()
+        .insert("x-auth-token", rod.token.parse().unwrap());
+    let answer = grpc.list_my_sessions(request).await.unwrap();
+    assert_eq!(answer.metadata().get("x-ratelimit-remaining").unwrap(), "1");
+    let refused = grpc
+        .list_my_sessions(sessions_proto::v1::ListSessionsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    assert_eq!(
+        refused.metadata().get("x-ratelimit-remaining").unwrap(),
+        "0"
+    );
 }

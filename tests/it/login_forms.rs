@@ -13,6 +13,7 @@ on_both_databases!(
     totp_code_in_the_body_the_header_or_the_wrapper,
     resume_answers_the_same_session_until_it_ends,
     failed_resumes_count_against_the_address,
+    resume_checks_the_user_and_clears_no_failure_count,
 );
 
 async fn post_login(app: &TestApp, body: Value, headers: &[(&str, &str)]) -> (u16, Value) {
@@ -237,5 +238,51 @@ async fn failed_resumes_count_against_the_address(backend: Backend) {
     assert_eq!(
         (status, answer["error"].clone()),
         (401, json!("error-login-blocked-for-ip"))
+    );
+}
+
+async fn resume_checks_the_user_and_clears_no_failure_count(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.limits.login.failures_per_user = 3;
+    })
+    .await;
+    let id = app.create_user("rod", Some("pw"), &["user"]).await;
+    let rod = app.login("rod", "pw").await;
+    for _ in 0..2 {
+        let (status, _) = post_login(&app, json!({"user": "rod", "password": "nope"}), &[]).await;
+        assert_eq!(status, 401);
+    }
+    // A resume is no password login: the two failures still count.
+    assert_eq!(
+        post_login(&app, json!({"resume": rod.token}), &[]).await.0,
+        200
+    );
+    assert_eq!(
+        post_login(&app, json!({"user": "rod", "password": "nope"}), &[]).await,
+        (401, unauthorized())
+    );
+    let (status, answer) = post_login(&app, json!({"user": "rod", "password": "pw"}), &[]).await;
+    assert_eq!(
+        (status, answer["error"].clone()),
+        (401, json!("error-login-blocked-for-user"))
+    );
+    // A deactivated user's token resumes nothing, and says why.
+    app.internal()
+        .await
+        .deactivate_user(sessions_proto::v1::DeactivateUserRequest { user_id: id })
+        .await
+        .unwrap();
+    assert_eq!(
+        post_login(&app, json!({"resume": rod.token}), &[]).await,
+        (
+            401,
+            json!({
+                "success": false,
+                "error": "error-user-is-not-activated",
+                "status": "error",
+                "details": {"function": "Accounts.validateLoginAttempt"},
+                "message": "User is not activated",
+            })
+        )
     );
 }

@@ -106,18 +106,28 @@ pub trait MailRepository: Send + Sync {
         lease: Duration,
         limit: u64,
     ) -> DomainResult<Vec<ClaimedMail>>;
-    /// The SMTP server accepted it; a code's body is erased.
-    async fn mail_sent(&self, id: &str, now: DateTime<Utc>) -> DomainResult<()>;
+    /// The SMTP server accepted it; a code's body is erased. Recorded only
+    /// while `claim` (the message's attempts when claimed) is still the
+    /// current claim: a worker whose lease ran out changes nothing.
+    async fn mail_sent(&self, claim: &ClaimedMail, now: DateTime<Utc>) -> DomainResult<()>;
     /// It was not accepted: tried again at `retry_at`, or given up at `now`
-    /// when `None` (a code's body is erased then too).
+    /// when `None` (a code's body is erased then too); only under `claim`.
     async fn mail_not_sent(
         &self,
-        id: &str,
+        claim: &ClaimedMail,
         now: DateTime<Utc>,
         retry_at: Option<DateTime<Utc>>,
         error: &str,
     ) -> DomainResult<()>;
     async fn outbox_depth(&self) -> DomainResult<OutboxDepth>;
+    /// Deletes mail sent or given up before `done_before` (it holds names and
+    /// addresses) and devices last seen before `seen_before`; answers how
+    /// many rows went.
+    async fn prune_mail(
+        &self,
+        done_before: DateTime<Utc>,
+        seen_before: DateTime<Utc>,
+    ) -> DomainResult<u64>;
     /// Whether the user logged in with this device from this address since
     /// `since`.
     async fn is_known_device(

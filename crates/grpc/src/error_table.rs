@@ -319,11 +319,22 @@ pub fn to_status_with_headers(err: DomainError, extra: &[(&str, String)]) -> Sta
         "body": description.body,
         "headers": description.headers,
     });
-    Status::with_details(
+    let mut status = Status::with_details(
         description.grpc,
         message,
         rendering.to_string().into_bytes().into(),
-    )
+    );
+    // gRPC callers read the rate-limit window from metadata, as REST callers
+    // read headers.
+    for (name, value) in &description.headers {
+        if let (Ok(key), Ok(value)) = (
+            tonic::metadata::MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes()),
+            tonic::metadata::MetadataValue::try_from(value.as_str()),
+        ) {
+            status.metadata_mut().insert(key, value);
+        }
+    }
+    status
 }
 
 /// The REST answer carried by a `Status` from [`to_status`]; any other status

@@ -95,6 +95,8 @@ pub struct Server {
     grace: Duration,
     /// The outbox worker; `None` while no SMTP server is configured.
     mailer: Option<mailer::Mailer>,
+    /// How long shutdown waits for a send in flight.
+    mail_drain: Duration,
 }
 
 impl Server {
@@ -182,6 +184,7 @@ impl Server {
         let mailer = mailer::Mailer::new(&config.mail, Arc::new(store.clone()))?;
         Ok(Self {
             mailer,
+            mail_drain: Duration::from_secs(config.mail.send_timeout_secs + 1),
             listener,
             admin_listener,
             app,
@@ -224,7 +227,7 @@ impl Server {
         mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let mut background = vec![
+        let background = vec![
             tokio::spawn(prune_ended_records_forever(
                 self.service.clone(),
                 self.event_retention,
@@ -234,9 +237,10 @@ impl Server {
                 self.store.clone(),
             )),
         ];
-        if let Some(mailer) = self.mailer.take() {
-            background.push(tokio::spawn(mailer.run_forever()));
-        }
+        let mailer = self
+            .mailer
+            .take()
+            .map(|mailer| tokio::spawn(mailer.run_until_drained(self.draining.subscribe())));
         tracing::info!(
             address = %self.local_addr(),
             admin_address = %self.admin_addr(),
@@ -286,6 +290,17 @@ impl Server {
         admin.abort();
         for task in background {
             task.abort();
+        }
+        if let Some(mut mailer) = mailer {
+            // Draining stopped its claims; a send in flight finishes within
+            // its timeout. Only a worker still stuck past it is cut.
+            let _ = self.draining.send(true);
+            if tokio::time::timeout(self.mail_drain, &mut mailer)
+                .await
+                .is_err()
+            {
+                mailer.abort();
+            }
         }
         tracing::info!("stopped");
         result
@@ -397,6 +412,12 @@ async fn prune_ended_records_forever(service: SessionService, retention: Duratio
             Ok(0) => {}
             Ok(pruned) => tracing::info!(pruned, "ended attempt counters pruned"),
             Err(err) => tracing::warn!(error = %err, "pruning attempt counters failed"),
+        }
+        // Done mail is kept as long as session events, for the same audit needs.
+        match service.prune_mail(retention).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "done mail and unseen devices pruned"),
+            Err(err) => tracing::warn!(error = %err, "pruning mail failed"),
         }
     }
 }

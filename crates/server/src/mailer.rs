@@ -4,6 +4,8 @@
 
 use std::{sync::Arc, time::Duration};
 
+use tokio::sync::watch;
+
 use anyhow::Context;
 use chrono::Utc;
 use lettre::{
@@ -14,8 +16,11 @@ use sessions_domain::{ClaimedMail, MailRepository};
 
 use crate::config::MailSettings;
 
-/// Mail claimed per round.
-const BATCH: u64 = 20;
+/// Why a send failed, and whether trying again could help.
+struct Failure {
+    permanent: bool,
+    error: String,
+}
 
 /// What the worker needs: the outbox, the transport and its pace.
 pub struct Mailer {
@@ -50,54 +55,78 @@ impl Mailer {
         }))
     }
 
-    /// Sends until the task is aborted.
-    pub async fn run_forever(self) {
+    /// Sends until `draining` turns true; a send in flight is finished
+    /// (bounded by the send timeout) rather than cut, so a rolling restart
+    /// causes no duplicate.
+    pub async fn run_until_drained(self, mut draining: watch::Receiver<bool>) {
         let pause = Duration::from_millis(self.settings.poll_interval_ms);
-        loop {
-            match self.send_due().await {
-                // A full batch: more may be due at once.
-                Ok(count) if count as u64 >= BATCH => continue,
-                Ok(_) => {}
+        // The gauges need not follow every round.
+        let mut rounds: u64 = 0;
+        while !*draining.borrow() {
+            match self.send_next().await {
+                // One was due: more may be.
+                Ok(true) => continue,
+                Ok(false) => {}
                 Err(err) => tracing::warn!(error = %err, "outbox unavailable"),
             }
-            self.sample_depth().await;
-            tokio::time::sleep(pause).await;
+            if rounds.is_multiple_of(10) {
+                self.sample_depth().await;
+            }
+            rounds += 1;
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                _ = draining.changed() => {}
+            }
         }
     }
 
-    /// One round: the due mail claimed and sent; answers how many were claimed.
-    pub async fn send_due(&self) -> anyhow::Result<usize> {
+    /// Claims and sends one due message; answers whether there was one. One at
+    /// a time, so a lease covers one SMTP exchange, never a batch's.
+    pub async fn send_next(&self) -> anyhow::Result<bool> {
         let lease = Duration::from_secs(self.settings.lease_secs);
         // The worker schedules by the wall clock whatever clock the service
         // reads: retries are real waits.
-        let claimed = self.outbox.claim_mail(Utc::now(), lease, BATCH).await?;
-        let count = claimed.len();
-        for mail in claimed {
-            self.deliver(mail).await;
-        }
-        Ok(count)
+        let Some(claimed) = self.outbox.claim_mail(Utc::now(), lease, 1).await?.pop() else {
+            return Ok(false);
+        };
+        self.deliver(claimed).await;
+        Ok(true)
     }
 
     async fn deliver(&self, claimed: ClaimedMail) {
-        let ClaimedMail { mail, attempts } = claimed;
+        let (mail, attempts) = (&claimed.mail, claimed.attempts);
         let kind = mail.kind.as_str();
-        let outcome = match self.message(&mail) {
-            Ok(message) => self
-                .transport
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|err| err.to_string()),
-            Err(err) => Err(err),
+        // lettre's own timeout covers connecting only: this one bounds the
+        // whole exchange, which the lease must outlast.
+        let limit = Duration::from_secs(self.settings.send_timeout_secs);
+        let outcome = match self.message(mail) {
+            Ok(message) => match tokio::time::timeout(limit, self.transport.send(message)).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(err)) => Err(Failure {
+                    permanent: err.is_permanent(),
+                    error: err.to_string(),
+                }),
+                Err(_) => Err(Failure {
+                    permanent: false,
+                    error: format!("no answer within {}s", limit.as_secs()),
+                }),
+            },
+            // A message that cannot be built never will be.
+            Err(error) => Err(Failure {
+                permanent: true,
+                error,
+            }),
         };
         let recorded = match outcome {
             Ok(()) => {
                 metrics::counter!("sessions_mail_sent_total", "kind" => kind).increment(1);
                 tracing::info!(mail_id = %mail.id, kind, attempts, "mail sent");
-                self.outbox.mail_sent(&mail.id, Utc::now()).await
+                self.outbox.mail_sent(&claimed, Utc::now()).await
             }
-            Err(error) => {
-                let retry_at = (attempts < self.settings.max_attempts).then(|| {
+            Err(Failure { permanent, error }) => {
+                // A 5xx answer (an unknown recipient, say) is final.
+                let retry = !permanent && attempts < self.settings.max_attempts;
+                let retry_at = retry.then(|| {
                     let wait = self.backoff(attempts);
                     Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default()
                 });
@@ -109,7 +138,7 @@ impl Mailer {
                     tracing::error!(mail_id = %mail.id, kind, attempts, error = %error, "mail given up");
                 }
                 self.outbox
-                    .mail_not_sent(&mail.id, Utc::now(), retry_at, &error)
+                    .mail_not_sent(&claimed, Utc::now(), retry_at, &error)
                     .await
             }
         };

@@ -129,11 +129,8 @@ impl LoginFacts {
                 "Desktop App".to_owned(),
                 String::new(),
             ),
-            kind @ ("mobile" | "tablet" | "smarttv") => (
-                format!("{} {}", device.name, device.long_version),
-                kind.to_owned(),
-                String::new(),
-            ),
+            // The User-Agent for every browser (the spec wants it in the
+            // alert); Rocket.Chat shows it for desktop browsers only.
             kind => (
                 format!("{} {}", device.name, device.long_version),
                 if kind.is_empty() || kind == "other" {
@@ -161,11 +158,26 @@ impl LoginFacts {
         }
     }
 
+    /// One pass over the template: a value holding a placeholder's text
+    /// (a User-Agent with `[Site_URL]` in it) is never filled in again.
     fn fill(&self, template: &str, escape: fn(&str) -> String) -> String {
-        let mut filled = template.to_owned();
-        for (placeholder, value) in &self.values {
-            filled = filled.replace(placeholder, &escape(value));
+        let mut filled = String::with_capacity(template.len() * 2);
+        let mut rest = template;
+        while let Some(at) = rest.find('[') {
+            filled.push_str(&rest[..at]);
+            rest = &rest[at..];
+            match self.values.iter().find(|(name, _)| rest.starts_with(name)) {
+                Some((name, value)) => {
+                    filled.push_str(&escape(value));
+                    rest = &rest[name.len()..];
+                }
+                None => {
+                    filled.push('[');
+                    rest = &rest[1..];
+                }
+            }
         }
+        filled.push_str(rest);
         filled
     }
 }
@@ -202,6 +214,22 @@ fn device_key(device: &Device) -> String {
 }
 
 impl SessionService {
+    /// Deletes mail done for longer than `retention` (sent alerts hold names,
+    /// addresses and User-Agents) and devices unseen for longer than the
+    /// `new-device` period, which can no longer spare anyone an alert.
+    pub async fn prune_mail(&self, retention: Duration) -> DomainResult<u64> {
+        let now = self.now();
+        let days = |d: Duration| {
+            chrono::Duration::from_std(d).unwrap_or_else(|_| chrono::Duration::days(30))
+        };
+        self.repo()
+            .prune_mail(
+                now - days(retention),
+                now - days(self.config().mail.new_device_period),
+            )
+            .await
+    }
+
     /// What a password login writes beside its session: its alert, when one
     /// is due, and the device it saw.
     pub(crate) async fn login_extras(
@@ -218,32 +246,40 @@ impl SessionService {
             device_key: device_key(device),
             address: address_key(&client.ip),
         };
+        let mail = self.login_alert(user, device, client, &seen).await?;
+        Ok(LoginExtras {
+            mail,
+            device: Some(seen),
+        })
+    }
+
+    /// The alert this login gets, if any: by the policy, the user's choice
+    /// and whether the user has an address.
+    async fn login_alert(
+        &self,
+        user: &User,
+        device: &Device,
+        client: &ClientInfo,
+        seen: &LoginDevice,
+    ) -> DomainResult<Option<OutboundMail>> {
+        let config = &self.config().mail;
         let now = self.now();
         if config.login_email_policy == LoginEmailPolicy::NewDevice {
             let since = now
                 - chrono::Duration::from_std(config.new_device_period)
                     .unwrap_or_else(|_| chrono::Duration::days(30));
-            if self.repo().is_known_device(&user.id, &seen, since).await? {
-                return Ok(LoginExtras {
-                    mail: None,
-                    device: Some(seen),
-                });
+            if self.repo().is_known_device(&user.id, seen, since).await? {
+                return Ok(None);
             }
         }
         if config.allow_login_email_preference
             && self.repo().login_email_preference(&user.id).await? == Some(false)
         {
-            return Ok(LoginExtras {
-                mail: None,
-                device: Some(seen),
-            });
+            return Ok(None);
         }
         // Rocket.Chat mails the first address, verified or not.
         let Some(email) = self.repo().user_emails(&user.id).await?.into_iter().next() else {
-            return Ok(LoginExtras {
-                mail: None,
-                device: Some(seen),
-            });
+            return Ok(None);
         };
         let site_url = self.config().site_url.clone();
         let facts = LoginFacts::new(user, device, client, now, config, &site_url);
@@ -260,10 +296,7 @@ impl SessionService {
             html_body: html,
             created_at: now,
         };
-        Ok(LoginExtras {
-            mail: Some(mail),
-            device: Some(seen),
-        })
+        Ok(Some(mail))
     }
 }
 
@@ -297,6 +330,20 @@ mod tests {
             "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
         );
         assert_eq!(text_of("<p>a &lt;b&gt;<br>c</p>"), "a <b>\nc");
+    }
+
+    #[test]
+    fn placeholders_are_filled_once() {
+        let facts = LoginFacts {
+            values: vec![
+                ("[name]", "[userAgent] & co".to_owned()),
+                ("[userAgent]", "UA".to_owned()),
+            ],
+        };
+        assert_eq!(
+            facts.fill("<b>[name]</b> [userAgent] [unknown] [", html_escaped),
+            "<b>[userAgent] &amp; co</b> UA [unknown] ["
+        );
     }
 
     #[test]

@@ -33,8 +33,12 @@ const MAX_EMAILS: usize = 10;
 /// what proves an address; this keeps garbage and header tricks out.
 fn check_email(address: &str) -> DomainResult<()> {
     let address = address.trim();
+    // Also none of the characters that would make it a list, a display
+    // name or a route in a header: the address is sent as it is stored.
     let plausible = address.len() <= 254
-        && !address.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !address
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c))
         && address.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && !domain.is_empty() && !domain.contains('@')
         });

@@ -100,6 +100,17 @@ pub(crate) async fn remember_device<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The message is still unsent and under this claim: every claim adds an
+/// attempt, so a worker whose lease ran out (and was claimed again) no
+/// longer matches and records nothing.
+fn still_claimed(claim: &ClaimedMail) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(outbox::Column::Id.eq(claim.mail.id.as_str()))
+        .add(outbox::Column::Attempts.eq(i32::try_from(claim.attempts).unwrap_or(i32::MAX)))
+        .add(outbox::Column::SentAt.is_null())
+        .add(outbox::Column::FailedAt.is_null())
+}
+
 /// Erases the bodies of a sent or abandoned code mail: nothing in the
 /// outbox can be read to log in.
 async fn erase_code<C: ConnectionTrait>(conn: &C, id: &str) -> DomainResult<()> {
@@ -175,9 +186,9 @@ impl MailRepository for Store {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
-    async fn mail_sent(&self, id: &str, now: DateTime<Utc>) -> DomainResult<()> {
+    async fn mail_sent(&self, claim: &ClaimedMail, now: DateTime<Utc>) -> DomainResult<()> {
         let txn = self.begin_write().await.map_err(map_db_error)?;
-        outbox::Entity::update_many()
+        let updated = outbox::Entity::update_many()
             .col_expr(outbox::Column::SentAt, Expr::value(millis(now)))
             .col_expr(
                 outbox::Column::ClaimedUntil,
@@ -187,22 +198,25 @@ impl MailRepository for Store {
                 outbox::Column::LastError,
                 Expr::value(Option::<String>::None),
             )
-            .filter(outbox::Column::Id.eq(id))
+            .filter(still_claimed(claim))
             .exec(&txn)
             .await
             .map_err(map_db_error)?;
-        erase_code(&txn, id).await?;
+        if updated.rows_affected == 1 {
+            erase_code(&txn, &claim.mail.id).await?;
+        }
         txn.commit().await.map_err(map_db_error)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn mail_not_sent(
         &self,
-        id: &str,
+        claim: &ClaimedMail,
         now: DateTime<Utc>,
         retry_at: Option<DateTime<Utc>>,
         error: &str,
     ) -> DomainResult<()> {
+        let id = claim.mail.id.as_str();
         let txn = self.begin_write().await.map_err(map_db_error)?;
         let mut update = outbox::Entity::update_many()
             .col_expr(
@@ -214,12 +228,12 @@ impl MailRepository for Store {
             Some(at) => update.col_expr(outbox::Column::NextAttemptAt, Expr::value(millis(at))),
             None => update.col_expr(outbox::Column::FailedAt, Expr::value(millis(now))),
         };
-        update
-            .filter(outbox::Column::Id.eq(id))
+        let updated = update
+            .filter(still_claimed(claim))
             .exec(&txn)
             .await
             .map_err(map_db_error)?;
-        if retry_at.is_none() {
+        if retry_at.is_none() && updated.rows_affected == 1 {
             erase_code(&txn, id).await?;
         }
         txn.commit().await.map_err(map_db_error)
@@ -239,6 +253,30 @@ impl MailRepository for Store {
             .await
             .map_err(map_db_error)?;
         Ok(OutboxDepth { queued, failed })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
+    async fn prune_mail(
+        &self,
+        done_before: DateTime<Utc>,
+        seen_before: DateTime<Utc>,
+    ) -> DomainResult<u64> {
+        let done = millis(done_before);
+        let mail = outbox::Entity::delete_many()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(outbox::Column::SentAt.lt(done))
+                    .add(outbox::Column::FailedAt.lt(done)),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        let devices = login_devices::Entity::delete_many()
+            .filter(login_devices::Column::LastLoginAt.lt(millis(seen_before)))
+            .exec(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        Ok(mail.rows_affected + devices.rows_affected)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]

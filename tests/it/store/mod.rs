@@ -5,6 +5,7 @@
 mod attempts;
 mod concurrency;
 mod listing;
+mod mail;
 mod records;
 mod sessions;
 mod users;

@@ -446,7 +446,7 @@ mod tests {
             ("MAIL_POLL_INTERVAL_MS", "50", json!(50), |c| {
                 json!(c.mail.poll_interval_ms)
             }),
-            ("MAIL_LEASE_SECS", "7", json!(7), |c| {
+            ("MAIL_LEASE_SECS", "61", json!(61), |c| {
                 json!(c.mail.lease_secs)
             }),
             ("MAIL_SEND_TIMEOUT_SECS", "3", json!(3), |c| {

@@ -294,6 +294,7 @@ impl std::fmt::Debug for Config {
             shown.two_factor.totp_encryption_key = Some(REDACTED.to_owned());
         }
         shown.database.url = redact_url_password(&shown.database.url);
+        shown.mail.smtp_url = shown.mail.smtp_url.as_deref().map(redact_url_password);
         f.write_str(&serde_json::to_string(&shown).unwrap_or_default())
     }
 }
@@ -401,7 +402,10 @@ mod tests {
         config.internal_api.token = Some("hunter2".into());
         config.two_factor.totp_encryption_key = Some("c2VjcmV0LWtleS1tYXRlcmlhbA==".into());
         config.database.url = "postgres://app:pa55word@db/sessions".into();
+        config.mail.smtp_url = Some("smtps://mailer:m4ilpass@smtp.example.org:465".into());
         let shown = format!("{config:?}");
+        assert!(!shown.contains("m4ilpass"), "{shown}");
+        assert!(shown.contains("smtp.example.org"), "{shown}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("c2VjcmV0LWtleS1tYXRlcmlhbA"), "{shown}");
         assert!(!shown.contains("pa55word"), "{shown}");
