@@ -203,6 +203,13 @@ impl Answer {
 /// arrays by their items, leaves by the sampled values, and text with a hole
 /// by the fixed text around it.
 fn shape(values: &[&Value]) -> Value {
+    // Leaves of more than one JSON type (login's `error`: text, or Meteor's
+    // number 403 for a dead resume token): their values, whatever the type.
+    let kind = |v: &Value| std::mem::discriminant(v);
+    let leaves = values.iter().all(|v| !v.is_object() && !v.is_array());
+    if leaves && values.iter().any(|v| kind(v) != kind(values[0])) {
+        return json!({"enum": distinct(values)});
+    }
     match values.first() {
         Some(Value::Object(_)) => {
             let objects: Vec<&Map<String, Value>> =
