@@ -54,6 +54,7 @@ mod password_change;
 mod reflection;
 mod routing;
 mod secrets;
+mod send_email_code;
 mod smtp_sink;
 mod store;
 mod tracing_export;

@@ -53,6 +53,10 @@ pub enum DomainError {
     /// Not found, not the caller's, or (admin) not active.
     #[error("session not found")]
     SessionNotFound,
+    /// A parameter a hand-written Rocket.Chat route checks itself is absent or
+    /// empty (its `error-parameter-required`); carries the parameter's name.
+    #[error("{0} is required")]
+    ParameterRequired(&'static str),
     /// A missing, extra or mistyped parameter; the text is the validator's message
     /// (`must have required property 'sessionId'`).
     #[error("invalid params: {0}")]
@@ -126,9 +130,10 @@ impl DomainError {
             Self::TwoFactorInvalid(_) | Self::LoginTwoFactorInvalid(_) => "totp-invalid",
             Self::TwoFactorMaxAttempts(_) | Self::LoginTwoFactorMaxAttempts => "totp-max-attempts",
             Self::SessionNotFound | Self::NotFound(_) => "not-found",
-            Self::InvalidParams(_) | Self::InvalidSort(_) | Self::InvalidSortKeys => {
-                "invalid-params"
-            }
+            Self::InvalidParams(_)
+            | Self::ParameterRequired(_)
+            | Self::InvalidSort(_)
+            | Self::InvalidSortKeys => "invalid-params",
             Self::RateLimited { .. } => "rate-limited",
             Self::LoginFailed => "login-failed",
             Self::UserNotActivated => "user-not-activated",

@@ -83,7 +83,7 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Result<Value, RouteError> 
     let login = policy.is_login();
     let admin = policy.two_factor;
     let mut parameters = Vec::new();
-    if !login {
+    if policy.authenticated {
         parameters.extend(["X-User-Id", "X-Auth-Token"].map(parameter_ref));
     }
     if admin {
@@ -131,11 +131,11 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Result<Value, RouteError> 
     }
 
     let mut answers = vec![Answer::InvalidParams];
-    answers.push(if login {
-        Answer::LoginFailed
-    } else {
-        Answer::Unauthorized
-    });
+    if login {
+        answers.push(Answer::LoginFailed);
+    } else if policy.authenticated {
+        answers.push(Answer::Unauthorized);
+    }
     if policy.permission.is_some() || policy.permission_for_others.is_some() {
         answers.push(Answer::Forbidden);
     }
@@ -148,6 +148,9 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Result<Value, RouteError> 
     // Errors that follow from a parameter the request carries.
     if route.input.get_field_by_name("sort").is_some() {
         answers.extend([Answer::InvalidSort, Answer::InvalidSortKeys]);
+    }
+    if route.input.get_field_by_name("email_or_username").is_some() {
+        answers.push(Answer::ParameterRequired);
     }
     if route.input.get_field_by_name("session_id").is_some() {
         answers.push(Answer::SessionNotFound);

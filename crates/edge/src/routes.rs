@@ -146,6 +146,7 @@ mod tests {
                 "/api/v1/users.2fa.disableEmail",
                 "DisableEmailTwoFactor",
             ),
+            ("POST", "/api/v1/users.2fa.sendEmailCode", "SendEmailCode"),
         ]
         .iter()
         .map(|(m, p, rpc)| (m.to_string(), p.to_string(), format!("{service}{rpc}")))

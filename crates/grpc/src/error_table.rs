@@ -114,6 +114,16 @@ pub fn describe(err: &DomainError) -> ErrorDescription {
             400,
             json!({"success": false, "error": format!("{message} [invalid-params]"), "errorType": "invalid-params"}),
         ),
+        // A `Meteor.Error(error-parameter-required, ...)` thrown by the route.
+        E::ParameterRequired(name) => (
+            Code::InvalidArgument,
+            400,
+            json!({
+                "success": false,
+                "error": format!("{name} is required [error-parameter-required]"),
+                "errorType": "error-parameter-required",
+            }),
+        ),
         E::InvalidSort(raw) => (
             Code::InvalidArgument,
             400,

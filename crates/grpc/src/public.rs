@@ -288,6 +288,20 @@ impl SessionsService for PublicApi {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "SendEmailCode"))]
+    async fn send_email_code(
+        &self,
+        request: Request<pb::SendEmailCodeRequest>,
+    ) -> Result<Response<pb::SendEmailCodeResponse>, Status> {
+        let (caller, params) = inputs(&request, &endpoints::SEND_EMAIL_CODE, |r| {
+            r.email_or_username.clone().unwrap_or_default()
+        });
+        let outcome = self.service.send_email_code(&caller, params).await;
+        reply(&caller, outcome, |()| pb::SendEmailCodeResponse {
+            success: true,
+        })
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "DisableEmailTwoFactor"))]
     async fn disable_email_two_factor(
         &self,

@@ -1,5 +1,5 @@
-//! The caller's own account: `me`, `users.logout`, `users.removeOtherTokens`
-//! and the e-mail 2FA switch (spec sections 3, 5 and 9).
+//! The caller's own account: `me`, `users.logout`, `users.removeOtherTokens`,
+//! the e-mail 2FA switch and code requests (spec sections 3, 5 and 9).
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use sessions_domain::{DomainError, DomainResult, User, UserEmail};
@@ -149,6 +149,40 @@ impl SessionService {
             caller,
             params,
             async |ctx, _| self.set_email_two_factor(&ctx.user.id, false).await,
+        )
+        .await
+    }
+
+    /// Mails the live 2FA code of the user `email_or_username` names
+    /// (`users.2fa.sendEmailCode`): a username, or an address when it holds
+    /// `@`, as Rocket.Chat reads it. Unknown, deactivated and e-mail-2FA-less
+    /// users get the same answer and no mail; the cooldown and the hourly cap
+    /// of [`Self::mail_email_code`] hold here too.
+    pub async fn send_email_code(
+        &self,
+        caller: &Caller,
+        params: Params<String>,
+    ) -> DomainResult<()> {
+        self.run_anonymous(
+            &endpoints::SEND_EMAIL_CODE,
+            caller,
+            params,
+            async |email_or_username| {
+                if email_or_username.is_empty() {
+                    return Err(DomainError::ParameterRequired("emailOrUsername"));
+                }
+                let user = if email_or_username.contains('@') {
+                    self.repo().find_user_by_email(&email_or_username).await?
+                } else {
+                    self.repo()
+                        .find_user_by_username(&email_or_username)
+                        .await?
+                };
+                if let Some(user) = user.filter(|u| u.active) {
+                    self.mail_email_code(&user).await?;
+                }
+                Ok(())
+            },
         )
         .await
     }

@@ -50,9 +50,9 @@ impl Endpoint {
         format!("/{SERVICE}/{}", self.rpc)
     }
 
-    /// A login of a password user: no identity, and its own error bodies.
+    /// `login`: no identity, and its own error bodies.
     pub fn is_login(&self) -> bool {
-        !self.authenticated
+        std::ptr::eq(self, &LOGIN)
     }
 }
 
@@ -170,6 +170,16 @@ pub static DISABLE_EMAIL_TWO_FACTOR: Endpoint = Endpoint {
     ..USER
 };
 
+/// No token, as Rocket.Chat: the person asking is the one who cannot log in
+/// yet. `null` is as absent as in its `!emailOrUsername` check.
+pub static SEND_EMAIL_CODE: Endpoint = Endpoint {
+    rpc: "SendEmailCode",
+    bucket: "users.2fa.sendEmailCode",
+    authenticated: false,
+    null_is_absent: true,
+    ..USER
+};
+
 /// Every public endpoint.
 pub static ENDPOINTS: &[&Endpoint] = &[
     &GET_MY_SESSION,
@@ -185,6 +195,7 @@ pub static ENDPOINTS: &[&Endpoint] = &[
     &REMOVE_OTHER_TOKENS,
     &ENABLE_EMAIL_TWO_FACTOR,
     &DISABLE_EMAIL_TWO_FACTOR,
+    &SEND_EMAIL_CODE,
 ];
 
 /// The endpoint served at a gRPC path, if any.

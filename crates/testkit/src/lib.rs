@@ -4,6 +4,7 @@
 mod clock;
 mod database;
 mod node;
+mod outbox;
 mod smtp;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -26,6 +27,7 @@ use tonic::{
 pub use clock::ManualClock;
 pub use database::{Backend, TestDatabase, postgres_admin_url};
 pub use node::{npm_ci_when_stale, require_node, run_with_timeout};
+pub use outbox::OutboxRow;
 pub use smtp::{Address, Auth, Envelope, ReceivedMail, Reply, SinkOptions, SmtpSink};
 
 /// The service credential every test server is configured with.

@@ -16,6 +16,7 @@ const SECONDS_HOLE: u64 = 987_654_321;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Answer {
     InvalidParams,
+    ParameterRequired,
     TwoFactor,
     InvalidSort,
     InvalidSortKeys,
@@ -33,8 +34,9 @@ pub(super) enum Answer {
 }
 
 impl Answer {
-    pub(super) const ALL: [Self; 15] = [
+    pub(super) const ALL: [Self; 16] = [
         Self::InvalidParams,
+        Self::ParameterRequired,
         Self::TwoFactor,
         Self::InvalidSort,
         Self::InvalidSortKeys,
@@ -54,6 +56,7 @@ impl Answer {
     pub(super) fn schema_name(self) -> &'static str {
         match self {
             Self::InvalidParams => "InvalidParamsError",
+            Self::ParameterRequired => "ParameterRequiredError",
             Self::TwoFactor => "TwoFactorError",
             Self::InvalidSort => "InvalidSortError",
             Self::InvalidSortKeys => "InvalidSortKeysError",
@@ -74,6 +77,7 @@ impl Answer {
     pub(super) fn description(self) -> &'static str {
         match self {
             Self::InvalidParams => "A missing, extra or mistyped parameter.",
+            Self::ParameterRequired => "A parameter the route checks itself is absent or empty.",
             Self::TwoFactor => "The second factor is missing or wrong, or too many wrong codes.",
             Self::InvalidSort => "`sort` is not a JSON object of 1/-1 values.",
             Self::InvalidSortKeys => "`sort` names a key that cannot be sorted on.",
@@ -99,6 +103,7 @@ impl Answer {
         let edge = |err: EdgeError| vec![describe_edge(err)];
         let errors = match self {
             Self::InvalidParams => vec![DomainError::InvalidParams(TEXT_HOLE.to_owned())],
+            Self::ParameterRequired => vec![DomainError::ParameterRequired("emailOrUsername")],
             Self::TwoFactor => {
                 // Section 5: `method` is `totp`, `email` or `password`;
                 // `availableMethods` lists enabled methods among `totp` and `email`.

@@ -335,6 +335,10 @@ fn every_error_body_matches_exactly_its_own_schema() {
             DomainError::InvalidParams("must be number".into()),
         ),
         (
+            Answer::ParameterRequired,
+            DomainError::ParameterRequired("emailOrUsername"),
+        ),
+        (
             Answer::TwoFactor,
             DomainError::TwoFactorRequired(failure("totp", &[])),
         ),
