@@ -125,7 +125,11 @@ async fn a_login_is_mailed_as_rocket_chat_mails_it(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(resumed.status().as_u16(), 200);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.outbox_drained(WAIT).await.len(),
+        2,
+        "no row for the resume"
+    );
     assert_eq!(sink.received().len(), 2);
 }
 
@@ -147,8 +151,10 @@ async fn smtp_down_never_slows_a_login_and_mail_follows_once(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     sink.restart().await;
     let mails = sink.wait_for(5, WAIT).await;
-    // Nothing twice once sent, even with retries on the way.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Nothing twice once sent, even with retries on the way: every row is
+    // marked sent, so no worker will pick one up again.
+    let rows = app.outbox_drained(WAIT).await;
+    assert!(rows.iter().all(|r| r.sent), "{rows:?}");
     let ids: Vec<String> = sink
         .received()
         .iter()
@@ -184,8 +190,7 @@ async fn new_device_policy_mails_only_unseen_devices(backend: Backend) {
     );
     let newer = sessions_testkit::CHROME_UA.replace("Chrome/113", "Chrome/114");
     assert_eq!(login_from(&app, "rod", &newer).await, 200);
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(sink.received().len(), 1);
+    assert_eq!(app.outbox().await.len(), 1, "known devices queue nothing");
     // Another browser is a new device.
     assert_eq!(login_from(&app, "rod", firefox).await, 200);
     let mails = sink.wait_for(2, WAIT).await;
@@ -230,8 +235,8 @@ async fn a_user_who_opted_out_gets_no_alert(backend: Backend) {
     app.login("rod", "pw").await;
     app.login("kim", "pw").await;
     let mails = sink.wait_for(1, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(sink.received().len(), 1);
+    let queued = app.outbox().await;
+    assert_eq!(queued.len(), 1, "nothing queued for rod: {queued:?}");
     assert_eq!(mails[0].recipients(), vec!["kim@example.org"]);
 }
 
@@ -279,7 +284,8 @@ async fn two_replicas_deliver_each_message_once() {
         app.login("rod", "pw").await;
     }
     sink.wait_for(20, WAIT).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rows = first.outbox_drained(WAIT).await;
+    assert!(rows.iter().all(|r| r.sent), "{rows:?}");
     let ids: Vec<String> = sink
         .received()
         .iter()
