@@ -14,6 +14,7 @@ mod m20261201_000007_attempt_counters;
 mod m20261202_000008_user_emails;
 mod m20261202_000009_mail;
 mod m20261202_000010_email_two_factor;
+mod m20261202_000011_auth_changes;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_user_emails::Migration),
             Box::new(m20261202_000009_mail::Migration),
             Box::new(m20261202_000010_email_two_factor::Migration),
+            Box::new(m20261202_000011_auth_changes::Migration),
         ]
     }
 }

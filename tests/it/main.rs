@@ -57,6 +57,7 @@ mod secrets;
 mod send_email_code;
 mod smtp_sink;
 mod store;
+mod token_cache;
 mod tracing_export;
 mod users;
 mod wire;

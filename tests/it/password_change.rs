@@ -183,6 +183,14 @@ async fn cli_password_change_logs_every_session_out(backend: Backend) {
     assert!(out.ends_with("; 2 session(s) logged out\n"), "{out}");
 
     for session in [&first, &second] {
+        // The CLI is another writer: a replica answering token checks from
+        // memory learns of it through the change feed, within its trust
+        // window (spec section 11), not before the CLI returns.
+        let started = std::time::Instant::now();
+        while app.get("/api/v1/sessions/list", session, &[]).await.0 != 401 {
+            assert!(started.elapsed() < std::time::Duration::from_secs(3));
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         assert_eq!(
             app.get("/api/v1/sessions/list", session, &[]).await,
             logged_out()

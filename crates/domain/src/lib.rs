@@ -18,7 +18,7 @@ pub use mail::{
 pub use model::{
     AuditEntry, AuditRecord, Device, EventKind, EventTemplate, ListQuery, ListScope, NewEvent,
     Page, Permission, Session, SessionEvent, SessionWithUser, SortDirection, SortKey,
-    TwoFactorTrust, User, UserEmail, UserSummary,
+    TwoFactorTrust, User, UserEmail, UserIdentity, UserSummary,
 };
 pub use repository::{
     AttemptRepository, AuditRepository, EventRepository, PermissionRepository, Repository,

@@ -21,6 +21,36 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
+/// What a token check knows of a user: who they are and what they may do,
+/// never a secret. Token checks answer from it (and may keep it in memory);
+/// a use case that needs the password hash or the TOTP secret reads the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserIdentity {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub active: bool,
+    pub has_password: bool,
+    pub totp_enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&User> for UserIdentity {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            name: user.name.clone(),
+            roles: user.roles.clone(),
+            active: user.active,
+            has_password: user.password_hash.is_some(),
+            totp_enabled: user.totp_secret.is_some(),
+            created_at: user.created_at,
+        }
+    }
+}
+
 /// One of a user's e-mail addresses (Rocket.Chat's `emails` entries).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserEmail {

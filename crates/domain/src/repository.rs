@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     AttemptCounter, AttemptKey, AuditEntry, AuditRecord, DomainResult, EventTemplate, ListQuery,
     LoginExtras, MailRepository, NewEvent, Page, Permission, Session, SessionEvent,
-    SessionWithUser, TwoFactorTrust, User, UserEmail,
+    SessionWithUser, TwoFactorTrust, User, UserEmail, UserIdentity,
 };
 
 #[async_trait]
@@ -106,6 +106,15 @@ pub trait SessionRepository: Send + Sync {
     /// The session owning this token hash and its owner, in one indexed
     /// lookup joined to the user's primary key: the hot path of every request.
     async fn find_login(&self, token_hash: &str) -> DomainResult<Option<(Session, User)>>;
+    /// What a token check needs of the session owning this token hash and its
+    /// owner, the remember window left out (`two_factor_trust` is `None`):
+    /// answered from memory when the store keeps a token cache. `claimed_user_id`
+    /// is the caller's; an answer for another owner is never kept.
+    async fn find_login_identity(
+        &self,
+        token_hash: &str,
+        claimed_user_id: &str,
+    ) -> DomainResult<Option<(Session, UserIdentity)>>;
     async fn find_session(&self, session_id: &str) -> DomainResult<Option<SessionWithUser>>;
     async fn list_sessions(&self, query: &ListQuery) -> DomainResult<Page>;
     /// Sessions neither logged out nor expired at `now`.

@@ -2,7 +2,7 @@
 
 use sessions_domain::{
     AuditRecord, Device, EventKind, Permission, Session, SessionEvent, SessionWithUser, User,
-    UserEmail, format_timestamp,
+    UserEmail, UserIdentity, format_timestamp,
 };
 use sessions_proto::v1 as pb;
 use sessions_service::MeView;
@@ -87,15 +87,23 @@ pub(crate) fn admin_session(found: &SessionWithUser) -> pb::AdminSession {
 
 pub(crate) fn user(user: &User, emails: &[UserEmail]) -> pb::User {
     pb::User {
+        emails: emails.iter().map(email).collect(),
+        ..identity(&UserIdentity::from(user))
+    }
+}
+
+/// A user as a token check knows it, without e-mail addresses.
+pub(crate) fn identity(user: &UserIdentity) -> pb::User {
+    pb::User {
         id: user.id.clone(),
         username: user.username.clone(),
         name: user.name.clone(),
         roles: user.roles.clone(),
         active: user.active,
-        has_password: user.password_hash.is_some(),
-        totp_enabled: user.totp_secret.is_some(),
+        has_password: user.has_password,
+        totp_enabled: user.totp_enabled,
         created_at: format_timestamp(user.created_at),
-        emails: emails.iter().map(email).collect(),
+        emails: Vec::new(),
     }
 }
 

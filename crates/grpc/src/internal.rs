@@ -113,7 +113,7 @@ impl InternalSessionsService for InternalApi {
         let outcome = self.service.authenticate_token(&r.user_id, &r.login_token);
         answer(outcome, |ctx| pb::AuthenticateResponse {
             // The hot path of every service's request: no e-mail lookup.
-            user: Some(convert::user(&ctx.user, &[])),
+            user: Some(convert::identity(&ctx.user)),
             session: Some(convert::session(&ctx.session)),
         })
         .await

@@ -51,7 +51,8 @@ pub enum UserCommand {
     Add(AddUser),
     /// List users, one per line.
     List,
-    /// Deactivate a user (by id or username); their tokens stop working at once.
+    /// Deactivate a user (by id or username); their tokens stop working on
+    /// every replica within its token cache's trust window (100 ms).
     Deactivate { user: String },
     /// Replace a user's e-mail addresses (none given: remove them all).
     SetEmails {

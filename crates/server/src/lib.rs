@@ -112,7 +112,10 @@ impl Server {
         let settings = &config.listener;
         // Compiling the user-agent regexes takes a moment; do it before serving.
         let warm_up = tokio::task::spawn_blocking(sessions_service::device::warm_up);
-        let store = open_store(config, config.migrates_on_start()).await?;
+        let mut store = open_store(config, config.migrates_on_start()).await?;
+        if let Some(settings) = config.token_cache.settings() {
+            store = store.with_token_cache(settings);
+        }
         let service = build_service(config, store.clone(), clock, Arc::new(RandomIds))?;
         let trusted =
             TrustedProxies::parse(&settings.trusted_proxies).map_err(anyhow::Error::msg)?;
@@ -236,6 +239,10 @@ impl Server {
                 self.service.clone(),
                 self.store.clone(),
             )),
+            tokio::spawn({
+                let store = self.store.clone();
+                async move { store.follow_token_changes().await }
+            }),
         ];
         let mailer = self
             .mailer

@@ -69,7 +69,14 @@ impl SessionService {
     /// The caller's account (`GET me`).
     pub async fn me(&self, caller: &Caller, params: Params<NoParams>) -> DomainResult<MeView> {
         self.run(&endpoints::GET_ME, caller, params, async |ctx, _| {
-            self.me_view(ctx.user.clone()).await
+            // The token check's answer has no secrets; `me` says whether
+            // a password and TOTP are set.
+            let user = self
+                .repo()
+                .find_user(&ctx.user.id)
+                .await?
+                .ok_or(DomainError::Unauthenticated)?;
+            self.me_view(user).await
         })
         .await
     }

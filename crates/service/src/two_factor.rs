@@ -60,15 +60,23 @@ impl SessionService {
         remember: bool,
     ) -> DomainResult<()> {
         let now = self.now();
+        // The token check's answer holds neither secrets nor the remember
+        // window: read them, as they are now.
+        let (session, user) = self
+            .repo()
+            .find_login(&ctx.session.login_token_hash)
+            .await?
+            .filter(|(session, _)| session.session_id == ctx.session.session_id)
+            .ok_or(DomainError::Unauthenticated)?;
         if remember
-            && let Some(trust) = &ctx.session.two_factor_trust
+            && let Some(trust) = &session.two_factor_trust
             && trust.until > now
             && trust.ip == caller.client.ip
             && trust.user_agent == caller.client.user_agent
         {
             return Ok(());
         }
-        let enabled = self.enabled_methods(&ctx.user).await?;
+        let enabled = self.enabled_methods(&user).await?;
         let available_methods = available(&enabled);
         let Some(method) = method_for(&enabled, caller.two_factor_method.as_deref()) else {
             // Rocket.Chat lets users without any method through; we do not.
@@ -90,7 +98,7 @@ impl SessionService {
             .filter(|c| !c.is_empty())
         else {
             let email_code = match method {
-                Method::Email => Some(self.mail_email_code(&ctx.user).await?),
+                Method::Email => Some(self.mail_email_code(&user).await?),
                 _ => None,
             };
             return Err(DomainError::TwoFactorRequired(TwoFactorFailure {
@@ -99,7 +107,7 @@ impl SessionService {
             }));
         };
         match self
-            .check_code(&ctx.user, method, code, AttemptKind::EndpointCode)
+            .check_code(&user, method, code, AttemptKind::EndpointCode)
             .await?
         {
             CodeCheck::Accepted => {}

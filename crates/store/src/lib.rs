@@ -12,9 +12,14 @@ mod mail;
 mod permissions;
 mod search;
 mod sessions;
+mod token_cache;
+mod token_feed;
 mod users;
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use sea_orm::{
     ConnAcquireErr, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
@@ -25,6 +30,9 @@ use sessions_domain::DomainResult;
 use sessions_migrations::{Migrator, MigratorTrait};
 
 pub use convert::map_db_error;
+pub use token_cache::TokenCacheSettings;
+
+use token_cache::TokenCache;
 
 /// How to reach the database.
 #[derive(Debug, Clone)]
@@ -57,9 +65,13 @@ pub struct PoolStats {
 
 /// The repositories of `sessions-domain`, implemented over one connection pool
 /// (on SQLite, plus one connection for write transactions).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// For connections outside the pool (PostgreSQL notifications).
+    url: String,
+    /// Token checks from memory; `None` answers each from the database.
+    token_cache: Option<Arc<TokenCache>>,
     /// SQLite's write transactions. SQLite has one writer at a time anyway;
     /// on a connection of their own, writers waiting for a file another
     /// process locked queue here instead of holding the connections that
@@ -68,6 +80,16 @@ pub struct Store {
     /// The most one store operation waits for the database in all: for a
     /// pooled connection and for SQLite's write lock together.
     wait_limit: Duration,
+}
+
+/// Without the URL, which may hold the database password.
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.db.get_database_backend())
+            .field("token_cache", &self.token_cache.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
@@ -91,9 +113,31 @@ impl Store {
         }
         Ok(Self {
             db,
+            url,
+            token_cache: None,
             writer,
             wait_limit: options.acquire_timeout,
         })
+    }
+
+    /// This store answers token checks from memory, once
+    /// [`Store::follow_token_changes`] runs; set before the store is shared.
+    pub fn with_token_cache(mut self, settings: TokenCacheSettings) -> Self {
+        self.token_cache = Some(Arc::new(TokenCache::new(settings)));
+        self
+    }
+
+    /// Whether token checks may answer from memory right now.
+    pub fn token_cache_trusted(&self) -> bool {
+        self.token_cache.as_ref().is_some_and(|c| c.is_trusted())
+    }
+
+    /// What a user's token checks answered has changed (called after the
+    /// change committed, so a lookup that starts later reads it).
+    pub(crate) fn token_checks_changed(&self, user_id: &str) {
+        if let Some(cache) = &self.token_cache {
+            cache.invalidate_user(user_id);
+        }
     }
 
     /// A transaction that writes. On SQLite it holds the write lock before it

@@ -12,7 +12,8 @@ use sea_orm::{
 };
 use sessions_domain::{
     DomainResult, EventTemplate, ListQuery, ListScope, LoginExtras, NewEvent, Page, Session,
-    SessionRepository, SessionWithUser, SortDirection, SortKey, TwoFactorTrust, User, UserSummary,
+    SessionRepository, SessionWithUser, SortDirection, SortKey, TwoFactorTrust, User, UserIdentity,
+    UserSummary,
 };
 
 use crate::{
@@ -198,6 +199,35 @@ impl SessionRepository for Store {
         Ok(user.map(|user| (session_from_row(session), user_from_row(user))))
     }
 
+    async fn find_login_identity(
+        &self,
+        token_hash: &str,
+        claimed_user_id: &str,
+    ) -> DomainResult<Option<(Session, UserIdentity)>> {
+        let cache = self.token_cache.as_deref();
+        let ticket = cache.map(|cache| cache.ticket(claimed_user_id));
+        if let (Some(cache), Some(ticket)) = (cache, ticket)
+            && let Some(kept) = cache.get(token_hash, claimed_user_id, ticket)
+        {
+            return Ok(Some(kept));
+        }
+        let Some((mut session, user)) = self.find_login(token_hash).await? else {
+            return Ok(None);
+        };
+        session.two_factor_trust = None;
+        let user = UserIdentity::from(&user);
+        // Nothing negative is kept: a logged-out session or an inactive user
+        // is read again, so whatever undoes it needs no invalidation.
+        if let (Some(cache), Some(ticket)) = (cache, ticket)
+            && user.id == claimed_user_id
+            && user.active
+            && session.logout_at.is_none()
+        {
+            cache.insert(token_hash, ticket, &session, &user);
+        }
+        Ok(Some((session, user)))
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn find_session(&self, session_id: &str) -> DomainResult<Option<SessionWithUser>> {
         let row = sessions::Entity::find()
@@ -273,20 +303,18 @@ impl SessionRepository for Store {
         event: &NewEvent,
     ) -> DomainResult<bool> {
         let txn = self.begin_write().await.map_err(map_db_error)?;
-        let result = sessions::Entity::update_many()
+        let update = sessions::Entity::update_many()
             .col_expr(sessions::Column::LogoutAt, Expr::value(millis(at)))
             .col_expr(sessions::Column::LogoutBy, Expr::value(by))
             .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
             .filter(sessions::Column::SessionId.eq(session_id))
-            .filter(sessions::Column::LogoutAt.is_null())
-            .exec(&txn)
-            .await
-            .map_err(map_db_error)?;
-        if result.rows_affected != 1 {
+            .filter(sessions::Column::LogoutAt.is_null());
+        let Some(owner) = update_returning_owner(&txn, update).await? else {
             return Ok(false);
-        }
+        };
         append_event(&txn, event).await?;
         txn.commit().await.map_err(map_db_error)?;
+        self.token_checks_changed(&owner);
         Ok(true)
     }
 
@@ -303,6 +331,7 @@ impl SessionRepository for Store {
         let ended =
             logout_user_sessions_in(&txn, user_id, except_session_id, at, by, event).await?;
         txn.commit().await.map_err(map_db_error)?;
+        self.token_checks_changed(user_id);
         Ok(ended)
     }
 
@@ -355,6 +384,7 @@ impl SessionRepository for Store {
             .await
             .map_err(map_db_error)?;
         txn.commit().await.map_err(map_db_error)?;
+        self.token_checks_changed(user_id);
         Ok(Some(ended))
     }
 
@@ -393,7 +423,7 @@ impl SessionRepository for Store {
         at: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> DomainResult<bool> {
-        let result = sessions::Entity::update_many()
+        let update = sessions::Entity::update_many()
             .col_expr(sessions::Column::LastActivityAt, Expr::value(millis(at)))
             .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
             .filter(sessions::Column::SessionId.eq(session_id))
@@ -401,11 +431,13 @@ impl SessionRepository for Store {
                 Condition::any()
                     .add(sessions::Column::LastActivityAt.is_null())
                     .add(sessions::Column::LastActivityAt.lte(millis(stale_before))),
-            )
-            .exec(&self.db)
-            .await
-            .map_err(map_db_error)?;
-        Ok(result.rows_affected == 1)
+            );
+        // The token check answers lastActivityAt too.
+        let owner = update_returning_owner(&self.db, update).await?;
+        if let Some(owner) = &owner {
+            self.token_checks_changed(owner);
+        }
+        Ok(owner.is_some())
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
@@ -416,20 +448,32 @@ impl SessionRepository for Store {
         event: &NewEvent,
     ) -> DomainResult<bool> {
         let txn = self.begin_write().await.map_err(map_db_error)?;
-        let result = sessions::Entity::update_many()
+        let update = sessions::Entity::update_many()
             .col_expr(sessions::Column::ClosedAt, Expr::value(millis(at)))
             .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
-            .filter(sessions::Column::SessionId.eq(session_id))
-            .exec(&txn)
-            .await
-            .map_err(map_db_error)?;
-        if result.rows_affected != 1 {
+            .filter(sessions::Column::SessionId.eq(session_id));
+        let Some(owner) = update_returning_owner(&txn, update).await? else {
             return Ok(false);
-        }
+        };
         append_event(&txn, event).await?;
         txn.commit().await.map_err(map_db_error)?;
+        self.token_checks_changed(&owner);
         Ok(true)
     }
+}
+
+/// Runs an UPDATE of at most one session (by its session id) and answers
+/// its owner, `None` when it matched nothing: whose token checks changed.
+async fn update_returning_owner(
+    conn: &impl ConnectionTrait,
+    update: sea_orm::UpdateMany<sessions::Entity>,
+) -> DomainResult<Option<String>> {
+    let mut statement = update.into_query();
+    statement.returning_col(sessions::Column::UserId);
+    let row = conn.query_one(&statement).await.map_err(map_db_error)?;
+    row.map(|row| row.try_get::<String>("", sessions::Column::UserId.as_str()))
+        .transpose()
+        .map_err(map_db_error)
 }
 
 /// Logs out every active session of a user but `except_session_id` inside

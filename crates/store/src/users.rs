@@ -65,7 +65,10 @@ impl UserRepository for Store {
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn upsert_user(&self, user: &User) -> DomainResult<()> {
-        write_user(&self.db, user).await
+        write_user(&self.db, user).await?;
+        // Roles, the active flag and names are in every token check's answer.
+        self.token_checks_changed(&user.id);
+        Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
@@ -73,7 +76,9 @@ impl UserRepository for Store {
         let txn = self.begin_write().await.map_err(map_db_error)?;
         write_user(&txn, user).await?;
         emails::replace_emails(&txn, &user.id, emails).await?;
-        txn.commit().await.map_err(map_db_error)
+        txn.commit().await.map_err(map_db_error)?;
+        self.token_checks_changed(&user.id);
+        Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
@@ -115,6 +120,8 @@ impl UserRepository for Store {
         }
         write_backup_codes(&txn, user_id, backup_code_hashes).await?;
         txn.commit().await.map_err(map_db_error)?;
+        // Whether TOTP is on is in the token check's answer.
+        self.token_checks_changed(user_id);
         Ok(true)
     }
 

@@ -49,6 +49,11 @@ pub(crate) const ENV_KEYS: &[(&str, &str)] = &[
     ("MAIL_POLL_INTERVAL_MS", "mail.poll_interval_ms"),
     ("MAIL_LEASE_SECS", "mail.lease_secs"),
     ("MAIL_SEND_TIMEOUT_SECS", "mail.send_timeout_secs"),
+    ("TOKEN_CACHE", "token_cache.enabled"),
+    ("TOKEN_CACHE_MAX_ENTRIES", "token_cache.max_entries"),
+    ("TOKEN_CACHE_MAX_AGE_SECS", "token_cache.max_age_secs"),
+    ("TOKEN_CACHE_TRUST_MS", "token_cache.trust_window_ms"),
+    ("TOKEN_CACHE_FEED_INTERVAL_MS", "token_cache.feed_interval_ms"),
     ("SESSION_LIFETIME_SECS", "sessions.lifetime_secs"),
     ("ACTIVITY_THROTTLE_SECS", "sessions.activity_throttle_secs"),
     ("LIST_DEFAULT_COUNT", "sessions.list_default_count"),
@@ -203,6 +208,11 @@ mod tests {
         "SESSIONS_MAIL_POLL_INTERVAL_MS",
         "SESSIONS_MAIL_LEASE_SECS",
         "SESSIONS_MAIL_SEND_TIMEOUT_SECS",
+        "SESSIONS_TOKEN_CACHE",
+        "SESSIONS_TOKEN_CACHE_MAX_ENTRIES",
+        "SESSIONS_TOKEN_CACHE_MAX_AGE_SECS",
+        "SESSIONS_TOKEN_CACHE_TRUST_MS",
+        "SESSIONS_TOKEN_CACHE_FEED_INTERVAL_MS",
     ];
 
     /// Every leaf of the configuration, as a dotted path.
@@ -451,6 +461,21 @@ mod tests {
             }),
             ("MAIL_SEND_TIMEOUT_SECS", "3", json!(3), |c| {
                 json!(c.mail.send_timeout_secs)
+            }),
+            ("TOKEN_CACHE", "false", json!(false), |c| {
+                json!(c.token_cache.enabled)
+            }),
+            ("TOKEN_CACHE_MAX_ENTRIES", "5000", json!(5000), |c| {
+                json!(c.token_cache.max_entries)
+            }),
+            ("TOKEN_CACHE_MAX_AGE_SECS", "30", json!(30), |c| {
+                json!(c.token_cache.max_age_secs)
+            }),
+            ("TOKEN_CACHE_TRUST_MS", "250", json!(250), |c| {
+                json!(c.token_cache.trust_window_ms)
+            }),
+            ("TOKEN_CACHE_FEED_INTERVAL_MS", "40", json!(40), |c| {
+                json!(c.token_cache.feed_interval_ms)
             }),
         ];
         let names: BTreeSet<String> = cases.iter().map(|c| format!("{PREFIX}{}", c.0)).collect();

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sessions_service::{
     LoginLimitConfig, RateLimitConfig, SecretSealer, ServiceConfig, TwoFactorConfig, WatchSettings,
 };
+use sessions_store::TokenCacheSettings;
 
 pub use error::ConfigError;
 pub use mail::{MailSettings, PolicySetting};
@@ -35,6 +36,7 @@ pub struct Config {
     pub events: EventSettings,
     pub internal_api: InternalApiSettings,
     pub mail: MailSettings,
+    pub token_cache: TokenCacheConfig,
     pub telemetry: TelemetrySettings,
 }
 
@@ -169,6 +171,53 @@ pub struct InternalApiSettings {
     /// Secret of the internal gRPC API (`authorization: Bearer ...`); the
     /// internal API refuses every call while unset.
     pub token: Option<String>,
+}
+
+/// Token checks from memory (spec section 11).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenCacheConfig {
+    /// Off: every token check reads the database.
+    pub enabled: bool,
+    /// Tokens kept at most.
+    pub max_entries: u64,
+    /// A kept token is read again after this long at most.
+    pub max_age_secs: u64,
+    /// The cache answers only while it heard from the change feed within
+    /// this long: the most a revocation by another replica or the CLI can
+    /// go unseen.
+    pub trust_window_ms: u64,
+    /// How often the feed is checked (PostgreSQL heartbeat, SQLite poll).
+    pub feed_interval_ms: u64,
+}
+
+impl Default for TokenCacheConfig {
+    fn default() -> Self {
+        let defaults = TokenCacheSettings::default();
+        Self {
+            enabled: true,
+            max_entries: defaults.max_entries,
+            max_age_secs: defaults.max_age.as_secs(),
+            trust_window_ms: millis(defaults.trust_window),
+            feed_interval_ms: millis(defaults.feed_interval),
+        }
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl TokenCacheConfig {
+    /// The store's settings, when the cache is on.
+    pub fn settings(&self) -> Option<TokenCacheSettings> {
+        self.enabled.then(|| TokenCacheSettings {
+            max_entries: self.max_entries,
+            max_age: Duration::from_secs(self.max_age_secs),
+            trust_window: Duration::from_millis(self.trust_window_ms),
+            feed_interval: Duration::from_millis(self.feed_interval_ms),
+        })
+    }
 }
 
 #[derive(Clone, Default, Serialize, Deserialize)]

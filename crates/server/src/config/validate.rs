@@ -44,6 +44,7 @@ impl Config {
         self.validate_limits(&mut problems);
         self.validate_events(&mut problems);
         self.validate_mail(&mut problems);
+        self.validate_token_cache(&mut problems);
         if problems.0.is_empty() {
             Ok(())
         } else {
@@ -280,6 +281,31 @@ impl Config {
                 r.memory_bytes as u64,
                 1,
                 "the limiter keeps its windows in memory (set limits.rate_limit.requests to 0 for no limit)",
+            );
+        }
+    }
+
+    fn validate_token_cache(&self, problems: &mut Problems) {
+        let t = &self.token_cache;
+        if !t.enabled {
+            return;
+        }
+        let because = "set token_cache.enabled to false for no cache";
+        problems.at_least("token_cache.max_entries", t.max_entries, 1, because);
+        problems.at_least("token_cache.max_age_secs", t.max_age_secs, 1, because);
+        problems.at_least(
+            "token_cache.feed_interval_ms",
+            t.feed_interval_ms,
+            5,
+            "a shorter interval keeps the database busy",
+        );
+        if t.trust_window_ms <= t.feed_interval_ms.saturating_mul(2) {
+            problems.refuse(
+                "token_cache.trust_window_ms",
+                format_args!(
+                    "is {}; it must exceed twice token_cache.feed_interval_ms ({}), or one late heartbeat stops the cache",
+                    t.trust_window_ms, t.feed_interval_ms
+                ),
             );
         }
     }
