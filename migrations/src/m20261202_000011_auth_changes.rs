@@ -1,7 +1,8 @@
 //! The feed of changes to what a token check answers, for replicas that
 //! answer token checks from memory (spec section 11). Triggers, so that every
 //! writer of `sessions` and `users` feeds it (each replica, the CLI, a manual
-//! fix in psql) and none can forget to. PostgreSQL: a `NOTIFY` of the owner's
+//! fix in psql; not a session with `session_replication_role = replica`,
+//! which skips every trigger) and none can forget to. PostgreSQL: a `NOTIFY` of the owner's
 //! id, sent at commit and never on rollback. SQLite, which has no
 //! notifications: a row per change in `auth_changes`, which replicas poll.
 
@@ -19,10 +20,15 @@ pub(crate) struct Migration;
 const POSTGRES_UP: &[&str] = &[
     "CREATE OR REPLACE FUNCTION sessions_auth_changed() RETURNS trigger LANGUAGE plpgsql AS $$ \
      BEGIN \
-       IF TG_TABLE_NAME = 'users' THEN \
+       IF TG_OP = 'TRUNCATE' THEN \
+         PERFORM pg_notify('sessions_auth_changed', '*'); \
+       ELSIF TG_TABLE_NAME = 'users' THEN \
          PERFORM pg_notify('sessions_auth_changed', OLD.id); \
        ELSE \
          PERFORM pg_notify('sessions_auth_changed', OLD.user_id); \
+         IF TG_OP = 'UPDATE' AND NEW.user_id IS DISTINCT FROM OLD.user_id THEN \
+           PERFORM pg_notify('sessions_auth_changed', NEW.user_id); \
+         END IF; \
        END IF; \
        RETURN NULL; \
      END $$",
@@ -38,9 +44,18 @@ const POSTGRES_UP: &[&str] = &[
     "DROP TRIGGER IF EXISTS users_auth_delete ON users",
     "CREATE TRIGGER users_auth_delete AFTER DELETE ON users FOR EACH ROW \
      EXECUTE FUNCTION sessions_auth_changed()",
+    // TRUNCATE fires no row trigger: it tells everyone to forget everything.
+    "DROP TRIGGER IF EXISTS sessions_auth_truncate ON sessions",
+    "CREATE TRIGGER sessions_auth_truncate AFTER TRUNCATE ON sessions FOR EACH STATEMENT \
+     EXECUTE FUNCTION sessions_auth_changed()",
+    "DROP TRIGGER IF EXISTS users_auth_truncate ON users",
+    "CREATE TRIGGER users_auth_truncate AFTER TRUNCATE ON users FOR EACH STATEMENT \
+     EXECUTE FUNCTION sessions_auth_changed()",
 ];
 
 const POSTGRES_DOWN: &[&str] = &[
+    "DROP TRIGGER IF EXISTS users_auth_truncate ON users",
+    "DROP TRIGGER IF EXISTS sessions_auth_truncate ON sessions",
     "DROP TRIGGER IF EXISTS users_auth_delete ON users",
     "DROP TRIGGER IF EXISTS users_auth_update ON users",
     "DROP TRIGGER IF EXISTS sessions_auth_delete ON sessions",

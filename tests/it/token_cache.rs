@@ -246,3 +246,38 @@ async fn a_replica_that_loses_its_notifications_forgets_what_it_kept() {
     kept(&app, &fresh).await;
     let _ = db.close().await;
 }
+
+/// SQLite: a revocation written past the change log is answered from memory,
+/// until the replica finds change-log rows pruned before it read them; then
+/// it forgets everything it kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_replica_that_missed_changes_forgets_what_it_kept() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_user("rod", Some("pw"), &["user"]).await;
+    let session = app.login("rod", "pw").await;
+    kept(&app, &session).await;
+    let db = Database::connect(app.database.url()).await.unwrap();
+    db.execute_unprepared("DROP TRIGGER sessions_auth_update")
+        .await
+        .unwrap();
+    db.execute_unprepared(&format!(
+        "UPDATE sessions SET logout_at = 1 WHERE session_id = '{}'",
+        session.session_id
+    ))
+    .await
+    .unwrap();
+    let started = Instant::now();
+    while authenticate(&app, &session).await.is_err() {
+        assert!(started.elapsed() < BOUND, "the kept token never answered");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // A change the replica never saw: written and pruned in one transaction.
+    db.execute_unprepared(
+        "BEGIN; INSERT INTO auth_changes (user_id, changed_at) VALUES ('someone', 0); \
+         DELETE FROM auth_changes WHERE user_id = 'someone'; COMMIT;",
+    )
+    .await
+    .unwrap();
+    refused_within_bound(&app, &session, "after changes were missed").await;
+    let _ = db.close().await;
+}

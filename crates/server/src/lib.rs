@@ -233,6 +233,7 @@ impl Server {
         let background = vec![
             tokio::spawn(prune_ended_records_forever(
                 self.service.clone(),
+                self.store.clone(),
                 self.event_retention,
             )),
             tokio::spawn(admin::sample_gauges_forever(
@@ -406,7 +407,7 @@ pub(crate) fn is_grpc(request: &Request<Body>) -> bool {
         .is_some_and(|ct| ct.starts_with("application/grpc"))
 }
 
-async fn prune_ended_records_forever(service: SessionService, retention: Duration) {
+async fn prune_ended_records_forever(service: SessionService, store: Store, retention: Duration) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
@@ -425,6 +426,10 @@ async fn prune_ended_records_forever(service: SessionService, retention: Duratio
             Ok(0) => {}
             Ok(pruned) => tracing::info!(pruned, "done mail and unseen devices pruned"),
             Err(err) => tracing::warn!(error = %err, "pruning mail failed"),
+        }
+        // Also where no replica follows the log (token cache off).
+        if let Err(err) = store.prune_token_changes().await {
+            tracing::warn!(error = %err, "pruning the token change log failed");
         }
     }
 }

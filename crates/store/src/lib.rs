@@ -35,13 +35,24 @@ pub use token_cache::TokenCacheSettings;
 use token_cache::TokenCache;
 
 /// How to reach the database.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreOptions {
     pub url: String,
     pub max_connections: u32,
     /// How long a request waits for a pooled connection before failing with 503.
     pub acquire_timeout: Duration,
     pub connect_timeout: Duration,
+}
+
+/// Without the URL, which may hold the database password.
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl StoreOptions {

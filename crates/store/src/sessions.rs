@@ -395,7 +395,7 @@ impl SessionRepository for Store {
         trust: &TwoFactorTrust,
         at: DateTime<Utc>,
     ) -> DomainResult<()> {
-        sessions::Entity::update_many()
+        let update = sessions::Entity::update_many()
             .col_expr(
                 sessions::Column::TfaTrustedUntil,
                 Expr::value(millis(trust.until)),
@@ -409,10 +409,11 @@ impl SessionRepository for Store {
                 Expr::value(trust.user_agent.as_str()),
             )
             .col_expr(sessions::Column::UpdatedAt, Expr::value(millis(at)))
-            .filter(sessions::Column::SessionId.eq(session_id))
-            .exec(&self.db)
-            .await
-            .map_err(map_db_error)?;
+            .filter(sessions::Column::SessionId.eq(session_id));
+        // The window is never kept in memory, but `updatedAt` is answered.
+        if let Some(owner) = update_returning_owner(&self.db, update).await? {
+            self.token_checks_changed(&owner);
+        }
         Ok(())
     }
 

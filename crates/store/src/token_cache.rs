@@ -23,8 +23,9 @@ use sessions_domain::{Session, UserIdentity};
 /// How the cache is bounded and how fresh the change feed must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenCacheSettings {
-    /// Entries kept at most (one per token recently checked).
-    pub max_entries: u64,
+    /// Memory the entries may take, estimated from their text (one entry
+    /// per token recently checked, typically under 1 KiB).
+    pub memory_bytes: u64,
     /// An entry is read again from the database after this long at most.
     pub max_age: Duration,
     /// The cache answers only while the change feed was heard from within
@@ -38,7 +39,7 @@ pub struct TokenCacheSettings {
 impl Default for TokenCacheSettings {
     fn default() -> Self {
         Self {
-            max_entries: 100_000,
+            memory_bytes: 64 * 1024 * 1024,
             max_age: Duration::from_secs(60),
             trust_window: Duration::from_millis(100),
             feed_interval: Duration::from_millis(20),
@@ -55,6 +56,44 @@ struct Entry {
     user: UserIdentity,
     generation: u64,
     epoch: u64,
+}
+
+impl Entry {
+    /// The entry's heap and inline size, near enough to bound memory by.
+    fn approximate_bytes(&self, key: &str) -> u32 {
+        let (s, u, d) = (&self.session, &self.user, &self.session.device);
+        let texts = [
+            key,
+            &s.id,
+            &s.session_id,
+            &s.instance_id,
+            &s.login_token_hash,
+            &s.ip,
+            &s.host,
+            &d.kind,
+            &d.name,
+            &d.long_version,
+            &d.os_name,
+            &d.os_version,
+            &d.version,
+            &s.user_id,
+            &s.most_important_role,
+            &s.search_term,
+            s.logout_by.as_deref().unwrap_or_default(),
+            &u.id,
+            &u.username,
+            &u.name,
+        ];
+        let roles = s.roles.iter().chain(&u.roles).map(String::len);
+        // Plus the cache's own bookkeeping per entry, roughly.
+        let bytes = std::mem::size_of::<Entry>()
+            + 128
+            + texts.iter().map(|t| t.len()).sum::<usize>()
+            + roles
+                .map(|r| r + std::mem::size_of::<String>())
+                .sum::<usize>();
+        u32::try_from(bytes).unwrap_or(u32::MAX)
+    }
 }
 
 /// The generations a lookup starts from, taken before its database read.
@@ -84,7 +123,8 @@ impl TokenCache {
     pub(crate) fn new(settings: TokenCacheSettings) -> Self {
         Self {
             entries: moka::sync::Cache::builder()
-                .max_capacity(settings.max_entries)
+                .max_capacity(settings.memory_bytes)
+                .weigher(|key: &String, entry: &Arc<Entry>| entry.approximate_bytes(key))
                 .time_to_live(settings.max_age)
                 .build(),
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),

@@ -18,11 +18,16 @@ use sea_orm::{
 
 use crate::{Store, convert::map_db_error, token_cache::TokenCache};
 
-/// What the triggers notify: the id of a user whose token checks changed.
+/// What the triggers notify: the id of a user whose token checks changed,
+/// or [`EVERYONE`].
 const CHANGES: &str = "sessions_auth_changed";
-/// Each replica's heartbeats, `<replica>:<milliseconds>`: one it sent and got
-/// back proves every change committed before it was sent has arrived.
-const HEARTBEATS: &str = "sessions_auth_heartbeat";
+/// A change of unknown users (a TRUNCATE): forget everything.
+const EVERYONE: &str = "*";
+/// Each replica's heartbeats go to a channel of its own, named with a random
+/// id, carrying the milliseconds at which they were sent: one it sent and got
+/// back proves every change committed before it was sent has arrived, since
+/// PostgreSQL delivers notifications in commit order.
+const HEARTBEATS: &str = "sessions_auth_heartbeat_";
 
 /// Log rows are kept this long; a follower blind for longer starts afresh.
 const SQLITE_LOG_KEPT_MS: i64 = 10 * 60 * 1000;
@@ -44,10 +49,14 @@ impl Store {
 }
 
 async fn follow_postgres(url: &str, cache: &Arc<TokenCache>) {
-    let replica = format!("{:016x}", RandomState::new().hash_one(std::process::id()));
+    let heartbeats = format!(
+        "{HEARTBEATS}{:016x}{:016x}",
+        RandomState::new().hash_one(std::process::id()),
+        RandomState::new().hash_one(std::time::SystemTime::now()),
+    );
     let beating = tokio::spawn(send_heartbeats(
         url.to_owned(),
-        replica.clone(),
+        heartbeats.clone(),
         cache.clone(),
     ));
     // Dropped with this future: heartbeats stop when following does.
@@ -59,7 +68,7 @@ async fn follow_postgres(url: &str, cache: &Arc<TokenCache>) {
     let mut backoff = Duration::from_millis(50);
     loop {
         cache.distrust();
-        match listen(url).await {
+        match listen(url, &heartbeats).await {
             Ok(mut listener) => {
                 // Changes made while nobody listened are unknown: forget all.
                 cache.clear();
@@ -67,7 +76,7 @@ async fn follow_postgres(url: &str, cache: &Arc<TokenCache>) {
                 tracing::info!("token cache follows PostgreSQL notifications");
                 loop {
                     match tokio::time::timeout(silence, listener.try_recv()).await {
-                        Ok(Ok(Some(notification))) => apply(cache, &replica, &notification),
+                        Ok(Ok(Some(notification))) => apply(cache, &notification),
                         Ok(Ok(None)) | Ok(Err(_)) => {
                             tracing::warn!("token cache lost its notification connection");
                             break;
@@ -89,58 +98,80 @@ async fn follow_postgres(url: &str, cache: &Arc<TokenCache>) {
     }
 }
 
-async fn listen(url: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
+async fn listen(url: &str, heartbeats: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
     let mut listener = PgListener::connect(url).await?;
     // A lost connection is reported, not silently replaced: notifications
     // sent meanwhile are gone, and the cache must be cleared first.
     listener.eager_reconnect(false);
-    listener.listen_all([CHANGES, HEARTBEATS]).await?;
+    listener.listen_all([CHANGES, heartbeats]).await?;
     Ok(listener)
 }
 
-fn apply(cache: &TokenCache, replica: &str, notification: &PgNotification) {
+fn apply(cache: &TokenCache, notification: &PgNotification) {
     let payload = notification.payload();
     if notification.channel() == CHANGES {
-        cache.invalidate_user(payload);
+        if payload == EVERYONE {
+            cache.clear();
+        } else {
+            cache.invalidate_user(payload);
+        }
         return;
     }
-    let Some((sender, sent_ms)) = payload.split_once(':') else {
-        return;
-    };
-    if sender != replica {
-        return;
-    }
-    if let Ok(sent_ms) = sent_ms.parse::<u64>() {
+    // Our own heartbeat. A time not yet reached is no proof of anything.
+    let now_ms = cache.now_ms();
+    if let Ok(sent_ms) = payload.parse::<u64>()
+        && sent_ms <= now_ms
+    {
         cache.heard(sent_ms);
-        let lag_ms = cache.now_ms().saturating_sub(sent_ms);
         metrics::gauge!("sessions_token_cache_notification_lag_seconds")
-            .set(lag_ms as f64 / 1000.0);
+            .set((now_ms - sent_ms) as f64 / 1000.0);
     }
 }
 
 /// Heartbeats on a connection of their own: queued behind requests for a
 /// pooled connection, a busy replica would stop trusting its cache exactly
-/// when the cache matters most.
-async fn send_heartbeats(url: String, replica: String, cache: Arc<TokenCache>) {
+/// when the cache matters most. Each step is bounded: a hung connection is
+/// replaced rather than waited for.
+async fn send_heartbeats(url: String, channel: String, cache: Arc<TokenCache>) {
+    let limit = cache.settings.trust_window.max(Duration::from_millis(500));
     let mut connection: Option<PgConnection> = None;
+    let mut failing = false;
     let mut tick = tokio::time::interval(cache.settings.feed_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         if connection.is_none() {
-            connection = PgConnection::connect(&url).await.ok();
+            match tokio::time::timeout(limit, PgConnection::connect(&url)).await {
+                Ok(Ok(open)) => connection = Some(open),
+                outcome => {
+                    if !failing {
+                        let error = match outcome {
+                            Ok(Err(err)) => err.to_string(),
+                            _ => "timed out".to_owned(),
+                        };
+                        tracing::warn!(%error, "token cache cannot send heartbeats");
+                        failing = true;
+                    }
+                    // Retry at most once a second while the database is away.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
         }
         let Some(open) = connection.as_mut() else {
             continue;
         };
-        let payload = format!("{replica}:{}", cache.now_ms());
-        let sent = sea_orm::sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(HEARTBEATS)
-            .bind(payload)
-            .execute(&mut *open)
-            .await;
-        if sent.is_err() {
-            connection = None;
+        let sent = tokio::time::timeout(
+            limit,
+            sea_orm::sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(channel.as_str())
+                .bind(cache.now_ms().to_string())
+                .execute(&mut *open),
+        )
+        .await;
+        match sent {
+            Ok(Ok(_)) => failing = false,
+            _ => connection = None,
         }
     }
 }
@@ -155,64 +186,88 @@ impl Drop for AbortOnDrop {
 
 async fn follow_sqlite(store: &Store, cache: &TokenCache) {
     let mut last_id: Option<i64> = None;
-    let mut last_heard_ms = 0u64;
+    let mut failing = false;
     let mut polls = 0u64;
     let mut tick = tokio::time::interval(cache.settings.feed_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let started_ms = cache.now_ms();
-        // Blind for longer than the log is kept: what was missed is unknown.
-        let blind_too_long =
-            started_ms.saturating_sub(last_heard_ms) > (SQLITE_LOG_KEPT_MS / 2) as u64;
-        if last_id.is_none() || blind_too_long {
-            match latest_change(store).await {
-                Ok(latest) => {
-                    cache.clear();
-                    last_id = Some(latest);
+        match poll_changes(store, cache, last_id).await {
+            Ok(Poll { last, caught_up }) => {
+                last_id = Some(last);
+                if caught_up {
                     cache.heard(started_ms);
-                    last_heard_ms = started_ms;
                 }
-                Err(err) => {
-                    cache.distrust();
-                    tracing::warn!(error = %err, "token cache cannot read the change log");
-                }
-            }
-            continue;
-        }
-        let after = last_id.unwrap_or_default();
-        match changes_after(store, after).await {
-            Ok(changes) => {
-                for (id, user_id) in &changes {
-                    cache.invalidate_user(user_id);
-                    last_id = Some(*id);
-                }
-                // A full batch may have more behind it: not caught up yet.
-                if changes.len() < SQLITE_BATCH {
-                    cache.heard(started_ms);
-                    last_heard_ms = started_ms;
-                }
+                failing = false;
             }
             Err(err) => {
                 cache.distrust();
-                tracing::warn!(error = %err, "token cache cannot read the change log");
+                if !failing {
+                    tracing::warn!(error = %err, "token cache cannot read the change log");
+                    failing = true;
+                }
             }
         }
         polls += 1;
         if polls.is_multiple_of(1000)
-            && let Err(err) = prune_changes(store).await
+            && let Err(err) = store.prune_token_changes().await
         {
             tracing::warn!(error = %err, "cannot prune the token change log");
         }
     }
 }
 
+struct Poll {
+    /// The newest change applied.
+    last: i64,
+    /// Nothing newer was left unread.
+    caught_up: bool,
+}
+
+/// Applies the changes after `after`. Ids are handed out in commit order
+/// (one writer at a time) and never reused, so a change missing between
+/// `after` and the newest id was pruned unread: then everything is
+/// forgotten, as it is on the first poll, when nothing is known.
+async fn poll_changes(
+    store: &Store,
+    cache: &TokenCache,
+    after: Option<i64>,
+) -> sessions_domain::DomainResult<Poll> {
+    let newest = latest_change(store).await?;
+    let Some(after) = after else {
+        cache.clear();
+        return Ok(Poll {
+            last: newest,
+            caught_up: true,
+        });
+    };
+    let changes = changes_after(store, after).await?;
+    let first = changes.first().map(|(id, _)| *id);
+    if newest > after && first != Some(after + 1) {
+        cache.clear();
+        return Ok(Poll {
+            last: newest.max(changes.last().map_or(newest, |(id, _)| *id)),
+            caught_up: true,
+        });
+    }
+    for (_, user_id) in &changes {
+        cache.invalidate_user(user_id);
+    }
+    Ok(Poll {
+        last: changes.last().map_or(after, |(id, _)| *id),
+        caught_up: changes.len() < SQLITE_BATCH,
+    })
+}
+
+/// The newest id ever handed out (AUTOINCREMENT's counter, which pruning
+/// leaves alone), committed.
 async fn latest_change(store: &Store) -> sessions_domain::DomainResult<i64> {
     let row = store
         .db
         .query_one_raw(Statement::from_string(
             store.db.get_database_backend(),
-            "SELECT COALESCE(MAX(id), 0) AS id FROM auth_changes",
+            "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'auth_changes'), 0) AS id",
         ))
         .await
         .map_err(map_db_error)?;
@@ -245,15 +300,22 @@ async fn changes_after(
         .map_err(map_db_error)
 }
 
-async fn prune_changes(store: &Store) -> sessions_domain::DomainResult<()> {
-    let before = chrono::Utc::now().timestamp_millis() - SQLITE_LOG_KEPT_MS;
-    let txn = store.begin_write().await.map_err(map_db_error)?;
-    txn.execute_raw(Statement::from_sql_and_values(
-        store.db.get_database_backend(),
-        "DELETE FROM auth_changes WHERE changed_at < ?",
-        [before.into()],
-    ))
-    .await
-    .map_err(map_db_error)?;
-    txn.commit().await.map_err(map_db_error)
+impl Store {
+    /// Drops SQLite change-log rows older than every follower needs (a
+    /// follower further behind forgets its cache); nothing on PostgreSQL.
+    pub async fn prune_token_changes(&self) -> sessions_domain::DomainResult<()> {
+        if !self.is_sqlite() {
+            return Ok(());
+        }
+        let before = chrono::Utc::now().timestamp_millis() - SQLITE_LOG_KEPT_MS;
+        let txn = self.begin_write().await.map_err(map_db_error)?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            self.db.get_database_backend(),
+            "DELETE FROM auth_changes WHERE changed_at < ?",
+            [before.into()],
+        ))
+        .await
+        .map_err(map_db_error)?;
+        txn.commit().await.map_err(map_db_error)
+    }
 }

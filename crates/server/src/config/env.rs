@@ -50,7 +50,7 @@ pub(crate) const ENV_KEYS: &[(&str, &str)] = &[
     ("MAIL_LEASE_SECS", "mail.lease_secs"),
     ("MAIL_SEND_TIMEOUT_SECS", "mail.send_timeout_secs"),
     ("TOKEN_CACHE", "token_cache.enabled"),
-    ("TOKEN_CACHE_MAX_ENTRIES", "token_cache.max_entries"),
+    ("TOKEN_CACHE_MEMORY_BYTES", "token_cache.memory_bytes"),
     ("TOKEN_CACHE_MAX_AGE_SECS", "token_cache.max_age_secs"),
     ("TOKEN_CACHE_TRUST_MS", "token_cache.trust_window_ms"),
     ("TOKEN_CACHE_FEED_INTERVAL_MS", "token_cache.feed_interval_ms"),
@@ -209,7 +209,7 @@ mod tests {
         "SESSIONS_MAIL_LEASE_SECS",
         "SESSIONS_MAIL_SEND_TIMEOUT_SECS",
         "SESSIONS_TOKEN_CACHE",
-        "SESSIONS_TOKEN_CACHE_MAX_ENTRIES",
+        "SESSIONS_TOKEN_CACHE_MEMORY_BYTES",
         "SESSIONS_TOKEN_CACHE_MAX_AGE_SECS",
         "SESSIONS_TOKEN_CACHE_TRUST_MS",
         "SESSIONS_TOKEN_CACHE_FEED_INTERVAL_MS",
@@ -465,16 +465,19 @@ mod tests {
             ("TOKEN_CACHE", "false", json!(false), |c| {
                 json!(c.token_cache.enabled)
             }),
-            ("TOKEN_CACHE_MAX_ENTRIES", "5000", json!(5000), |c| {
-                json!(c.token_cache.max_entries)
-            }),
+            (
+                "TOKEN_CACHE_MEMORY_BYTES",
+                "5000000",
+                json!(5_000_000),
+                |c| json!(c.token_cache.memory_bytes),
+            ),
             ("TOKEN_CACHE_MAX_AGE_SECS", "30", json!(30), |c| {
                 json!(c.token_cache.max_age_secs)
             }),
-            ("TOKEN_CACHE_TRUST_MS", "250", json!(250), |c| {
+            ("TOKEN_CACHE_TRUST_MS", "80", json!(80), |c| {
                 json!(c.token_cache.trust_window_ms)
             }),
-            ("TOKEN_CACHE_FEED_INTERVAL_MS", "40", json!(40), |c| {
+            ("TOKEN_CACHE_FEED_INTERVAL_MS", "30", json!(30), |c| {
                 json!(c.token_cache.feed_interval_ms)
             }),
         ];

@@ -179,13 +179,13 @@ pub struct InternalApiSettings {
 pub struct TokenCacheConfig {
     /// Off: every token check reads the database.
     pub enabled: bool,
-    /// Tokens kept at most.
-    pub max_entries: u64,
+    /// Memory the kept tokens may take (about 1 KiB each).
+    pub memory_bytes: u64,
     /// A kept token is read again after this long at most.
     pub max_age_secs: u64,
     /// The cache answers only while it heard from the change feed within
     /// this long: the most a revocation by another replica or the CLI can
-    /// go unseen.
+    /// go unseen. At most 100 (spec section 11).
     pub trust_window_ms: u64,
     /// How often the feed is checked (PostgreSQL heartbeat, SQLite poll).
     pub feed_interval_ms: u64,
@@ -196,7 +196,7 @@ impl Default for TokenCacheConfig {
         let defaults = TokenCacheSettings::default();
         Self {
             enabled: true,
-            max_entries: defaults.max_entries,
+            memory_bytes: defaults.memory_bytes,
             max_age_secs: defaults.max_age.as_secs(),
             trust_window_ms: millis(defaults.trust_window),
             feed_interval_ms: millis(defaults.feed_interval),
@@ -212,7 +212,7 @@ impl TokenCacheConfig {
     /// The store's settings, when the cache is on.
     pub fn settings(&self) -> Option<TokenCacheSettings> {
         self.enabled.then(|| TokenCacheSettings {
-            max_entries: self.max_entries,
+            memory_bytes: self.memory_bytes,
             max_age: Duration::from_secs(self.max_age_secs),
             trust_window: Duration::from_millis(self.trust_window_ms),
             feed_interval: Duration::from_millis(self.feed_interval_ms),

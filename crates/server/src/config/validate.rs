@@ -291,7 +291,7 @@ impl Config {
             return;
         }
         let because = "set token_cache.enabled to false for no cache";
-        problems.at_least("token_cache.max_entries", t.max_entries, 1, because);
+        problems.at_least("token_cache.memory_bytes", t.memory_bytes, 4096, because);
         problems.at_least("token_cache.max_age_secs", t.max_age_secs, 1, because);
         problems.at_least(
             "token_cache.feed_interval_ms",
@@ -299,6 +299,15 @@ impl Config {
             5,
             "a shorter interval keeps the database busy",
         );
+        if t.trust_window_ms > 100 {
+            problems.refuse(
+                "token_cache.trust_window_ms",
+                format_args!(
+                    "is {}; at most 100: a revocation elsewhere must be refused here within 100 ms",
+                    t.trust_window_ms
+                ),
+            );
+        }
         if t.trust_window_ms <= t.feed_interval_ms.saturating_mul(2) {
             problems.refuse(
                 "token_cache.trust_window_ms",
@@ -495,6 +504,21 @@ mod tests {
                 "events.poll_interval_ms",
                 "SESSIONS_EVENT_POLL_INTERVAL_MS",
                 |c| c.events.poll_interval_ms = 9,
+            ),
+            (
+                "token_cache.trust_window_ms",
+                "SESSIONS_TOKEN_CACHE_TRUST_MS",
+                |c| c.token_cache.trust_window_ms = 5000,
+            ),
+            (
+                "token_cache.trust_window_ms",
+                "SESSIONS_TOKEN_CACHE_TRUST_MS",
+                |c| c.token_cache.feed_interval_ms = 60,
+            ),
+            (
+                "token_cache.memory_bytes",
+                "SESSIONS_TOKEN_CACHE_MEMORY_BYTES",
+                |c| c.token_cache.memory_bytes = 0,
             ),
         ];
         for (path, variable, change) in cases {
