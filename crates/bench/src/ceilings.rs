@@ -200,6 +200,128 @@ impl BarePool {
     }
 }
 
+/// What a listing asks the database, written by hand: its page (the session
+/// columns and the owner's name and username, newest login first) and the
+/// count of all matching active sessions, the store's two statements.
+#[derive(Debug, Clone)]
+pub enum Listing {
+    /// `sessions/list`: one user's sessions.
+    OfUser { user_id: String, count: u64 },
+    /// `sessions/list.all?filter=`: a substring of the search term, username
+    /// or name, through the same indexes the store's query uses.
+    Filtered { filter: String, count: u64 },
+}
+
+impl Listing {
+    /// (WHERE clause, its bound text) for this backend; `$2` is now.
+    fn condition(&self, postgres: bool) -> (String, String) {
+        let active = "s.logout_at IS NULL AND s.expires_at > $2";
+        match self {
+            Self::OfUser { user_id, .. } => {
+                (format!("s.user_id = $1 AND {active}"), user_id.clone())
+            }
+            Self::Filtered { filter, .. } if postgres => (
+                format!(
+                    "{active} AND (lower(s.search_term) LIKE $1 OR s.user_id = ANY(ARRAY(\
+                     SELECT id FROM users WHERE lower(username) LIKE $1 OR lower(name) LIKE $1)))"
+                ),
+                format!("%{}%", filter.to_lowercase()),
+            ),
+            // SQLite: the FTS5 trigram table narrows the search terms (the
+            // filter is a quoted phrase), LIKE keeps the exact matches.
+            Self::Filtered { filter, .. } => (
+                format!(
+                    "{active} AND ((s.id IN (SELECT session_pk FROM sessions_search WHERE sessions_search MATCH $3) \
+                     AND lower(s.search_term) LIKE $1) OR s.user_id IN (\
+                     SELECT id FROM users WHERE lower(username) LIKE $1 OR lower(name) LIKE $1))"
+                ),
+                format!("%{}%", filter.to_lowercase()),
+            ),
+        }
+    }
+
+    fn phrase(&self) -> String {
+        match self {
+            Self::OfUser { .. } => String::new(),
+            Self::Filtered { filter, .. } => format!("\"{}\"", filter.replace('"', "\"\"")),
+        }
+    }
+
+    fn count(&self) -> u64 {
+        match self {
+            Self::OfUser { count, .. } | Self::Filtered { count, .. } => *count,
+        }
+    }
+}
+
+impl BarePool {
+    /// One listing's page and count, decoded as rows; answers the count.
+    async fn list(&self, listing: &Listing, now_ms: i64) -> Result<i64, String> {
+        let postgres = matches!(self, Self::Postgres(_));
+        let (mut condition, bound) = listing.condition(postgres);
+        if !postgres {
+            // SQLite numbers `$n` by first appearance; `?n` is the index.
+            condition = condition.replace('$', "?");
+        }
+        let count_sql = format!("SELECT count(*) AS n FROM sessions s WHERE {condition}");
+        let page_sql = format!(
+            "SELECT s.*, u.name AS owner_name, u.username AS owner_username FROM sessions s \
+             JOIN users u ON u.id = s.user_id WHERE {condition} \
+             ORDER BY s.login_at DESC, s.session_id LIMIT {}",
+            listing.count()
+        );
+        let error = |e: sqlx::Error| e.to_string();
+        match self {
+            Self::Postgres(pool) => {
+                let total: i64 = sqlx::query(sqlx::AssertSqlSafe(count_sql))
+                    .bind(&bound)
+                    .bind(now_ms)
+                    .fetch_one(pool)
+                    .await
+                    .map_err(error)?
+                    .try_get("n")
+                    .map_err(error)?;
+                sqlx::query(sqlx::AssertSqlSafe(page_sql))
+                    .bind(&bound)
+                    .bind(now_ms)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(error)?;
+                Ok(total)
+            }
+            Self::Sqlite(pool) => {
+                let phrase = listing.phrase();
+                let bind3 = |sql: String| {
+                    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(bound.clone())
+                        .bind(now_ms);
+                    match listing {
+                        Listing::Filtered { .. } => query.bind(phrase.clone()),
+                        Listing::OfUser { .. } => query,
+                    }
+                };
+                let total: i64 = bind3(count_sql)
+                    .fetch_one(pool)
+                    .await
+                    .map_err(error)?
+                    .try_get("n")
+                    .map_err(error)?;
+                bind3(page_sql).fetch_all(pool).await.map_err(error)?;
+                Ok(total)
+            }
+        }
+    }
+}
+
+/// The listings' database ceiling: their page and count through the bare pool.
+pub fn db_listing(pool: BarePool, listings: Arc<Vec<Listing>>, now_ms: i64) -> Op {
+    op(move |n| {
+        let pool = pool.clone();
+        let listing = listings[n as usize % listings.len()].clone();
+        async move { pool.list(&listing, now_ms).await.map(|_| ()) }
+    })
+}
+
 /// The database ceiling: the token check's lookups through the bare pool.
 pub fn db_lookup(pool: BarePool, token_hashes: Arc<Vec<String>>, with_user: bool) -> Op {
     op(move |n| {

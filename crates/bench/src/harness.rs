@@ -12,9 +12,12 @@ use crate::{
     ceilings::{self, BarePool},
     launch::{self, Mode, Running, Target},
     load::{self, LoadSpec, Op},
-    report::{BackendReport, DB_CEILING, Report, Row, Transport},
+    report::{
+        BackendReport, Bound, DB_CEILING, LIST_ALL_CEILING, LIST_CEILING, Report, Row, Transport,
+    },
+    revocation,
     scenarios::{self, Clients, INTERNAL_TOKEN},
-    seed::{SeedSpec, Seeded},
+    seed::{LIST_USER_SESSIONS, SeedSpec, Seeded},
     seed_db,
 };
 
@@ -111,6 +114,9 @@ impl Settings {
         // One client address sends everything: the per-address limits
         // would measure the limiter's 429s, not the service.
         config.limits.rate_limit.requests = 0;
+        // Nor may the per-address connection cap refuse the load generator's
+        // connections (256 REST connections at the high concurrency).
+        config.listener.max_connections_per_address = 0;
         config.telemetry.log_format = LogFormat::Json;
         config
     }
@@ -159,8 +165,10 @@ async fn row(
         concurrency: spec.concurrency,
         result,
         rss_mb,
+        bound: Bound::of_scenario(name),
         vs_transport: None,
         vs_database: None,
+        vs_bound: None,
         p99_vs_database: None,
     }
 }
@@ -192,10 +200,12 @@ async fn transport_ceilings(
     logs: &std::path::Path,
 ) -> anyhow::Result<Vec<Row>> {
     let noop = launch::start(Target::Noop, settings.mode, logs).await?;
-    let clients =
-        Clients::connect(noop.addr, settings.concurrency, settings.grpc_connections).await?;
+    let most = settings
+        .concurrency
+        .max(settings.rss_concurrency.unwrap_or(0));
+    let clients = Clients::connect(noop.addr, most, settings.grpc_connections).await?;
     let spec = settings.load(settings.concurrency);
-    let rows = vec![
+    let mut rows = vec![
         row(
             "ceiling: no-op gRPC (health Check)",
             Transport::Grpc,
@@ -213,6 +223,31 @@ async fn transport_ceilings(
         )
         .await,
     ];
+    // The same at the high concurrency: what the transport and the load
+    // generator alone lose there, beside what the server loses.
+    if let Some(many) = settings.rss_concurrency {
+        let spec = settings.load(many);
+        rows.push(
+            row(
+                "ceiling: no-op gRPC (health Check)",
+                Transport::Grpc,
+                spec,
+                ceilings::noop_grpc(clients.channels.clone()),
+                Some(&noop),
+            )
+            .await,
+        );
+        rows.push(
+            row(
+                "ceiling: no-op REST (axum GET)",
+                Transport::Rest,
+                spec,
+                ceilings::noop_rest(clients.http.clone(), clients.base.clone()),
+                Some(&noop),
+            )
+            .await,
+        );
+    }
     noop.stop().await;
     Ok(rows)
 }
@@ -250,6 +285,7 @@ async fn run_backend(
             seed: seeded_db.timings,
             startup_to_ready_ms: 0.0,
             rows: Vec::new(),
+            revocation_lag: None,
         });
     }
     let server = launch::start(
@@ -261,6 +297,13 @@ async fn run_backend(
     let startup_to_ready_ms = server.ready_after.as_secs_f64() * 1000.0;
     let pool = BarePool::connect(&seeded_db.url, settings.pool_size).await?;
     let outcome = drive(settings, &server, &pool, &seeded_db.seeded, now).await;
+    // Last: it logs sampled tokens out.
+    let lag = match &outcome {
+        Ok(_) => {
+            Some(revocation_lag(settings, &server, &seeded_db.url, &seeded_db.seeded, logs).await?)
+        }
+        Err(_) => None,
+    };
     server.stop().await;
     pool.close().await;
     Ok(BackendReport {
@@ -268,7 +311,34 @@ async fn run_backend(
         seed: seeded_db.timings,
         startup_to_ready_ms,
         rows: outcome?,
+        revocation_lag: lag,
     })
+}
+
+/// Starts a second replica on the same database and times how soon it
+/// refuses tokens the first one logs out.
+async fn revocation_lag(
+    settings: &Settings,
+    first: &Running,
+    url: &str,
+    seeded: &Seeded,
+    logs: &std::path::Path,
+) -> anyhow::Result<revocation::RevocationLag> {
+    eprintln!("bench: revocation lag across two replicas");
+    let second_logs = logs.join("second-replica");
+    std::fs::create_dir_all(&second_logs)?;
+    let second = launch::start(
+        Target::Server(Box::new(settings.server_config(url))),
+        settings.mode,
+        &second_logs,
+    )
+    .await?;
+    let writer = Clients::connect(first.addr, 1, 1).await?;
+    let reader = Clients::connect(second.addr, 1, 1).await?;
+    let spent = &seeded.sample[seeded.sample.len().saturating_sub(20)..];
+    let lag = revocation::measure(&writer, &reader, spent).await;
+    second.stop().await;
+    lag
 }
 
 async fn drive(
@@ -408,6 +478,42 @@ async fn drive(
             Transport::Sql,
             spec,
             ceilings::db_lookup(pool.clone(), hashes, true),
+            None,
+        )
+        .await,
+    );
+    let of_users = seeded
+        .list_users
+        .iter()
+        .map(|l| ceilings::Listing::OfUser {
+            user_id: l.user_id.clone(),
+            count: LIST_USER_SESSIONS as u64,
+        })
+        .collect();
+    rows.push(
+        row(
+            LIST_CEILING,
+            Transport::Sql,
+            spec,
+            ceilings::db_listing(pool.clone(), Arc::new(of_users), now),
+            None,
+        )
+        .await,
+    );
+    let filtered = seeded
+        .filters
+        .iter()
+        .map(|f| ceilings::Listing::Filtered {
+            filter: f.clone(),
+            count: 50,
+        })
+        .collect();
+    rows.push(
+        row(
+            LIST_ALL_CEILING,
+            Transport::Sql,
+            spec,
+            ceilings::db_listing(pool.clone(), Arc::new(filtered), now),
             None,
         )
         .await,

@@ -7,6 +7,7 @@ pub mod harness;
 pub mod launch;
 pub mod load;
 pub mod report;
+pub mod revocation;
 pub mod scenarios;
 pub mod seed;
 pub mod seed_db;

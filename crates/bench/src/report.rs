@@ -29,8 +29,39 @@ pub struct Row {
     pub vs_transport: Option<f64>,
     /// Requests/s as a fraction of the bare pool's single lookup.
     pub vs_database: Option<f64>,
+    /// What physically bounds this row on these cores.
+    pub bound: Bound,
+    /// Requests/s as a fraction of that bound.
+    pub vs_bound: Option<f64>,
     /// p99 of the ceiling over p99 of this row (1.0: as fast as the ceiling).
     pub p99_vs_database: Option<f64>,
+}
+
+/// A row's physical limit: its transport's no-op ceiling alone (a token check
+/// answered from memory), or combined with the database ceiling of the
+/// queries it needs, `1 / (1/transport + 1/database)`, both at zero server work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    None,
+    Transport,
+    TransportAnd(&'static str),
+}
+
+impl Bound {
+    pub(crate) fn of_scenario(name: &str) -> Self {
+        if name.starts_with("ceiling") {
+            Self::None
+        } else if name.starts_with("Authenticate") {
+            Self::Transport
+        } else if name.contains("list.all") {
+            Self::TransportAnd(LIST_ALL_CEILING)
+        } else if name.contains("sessions/list") {
+            Self::TransportAnd(LIST_CEILING)
+        } else {
+            Self::TransportAnd(DB_CEILING)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -41,6 +72,8 @@ pub struct BackendReport {
     /// database.
     pub startup_to_ready_ms: f64,
     pub rows: Vec<Row>,
+    /// From a logout answered by one replica to another's refusal.
+    pub revocation_lag: Option<crate::revocation::RevocationLag>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -53,6 +86,10 @@ pub struct Report {
 
 /// Name of the database ceiling rows the ratios refer to.
 pub const DB_CEILING: &str = "ceiling: bare pool, session by token hash";
+/// `sessions/list`'s page and count through the bare pool.
+pub const LIST_CEILING: &str = "ceiling: bare pool, list page + count";
+/// `sessions/list.all?filter=`'s page and count through the bare pool.
+pub const LIST_ALL_CEILING: &str = "ceiling: bare pool, list.all filter page + count";
 
 impl Report {
     /// Fills the ratio columns from the ceiling rows.
@@ -69,6 +106,12 @@ impl Report {
                 .filter(|r| r.name == DB_CEILING)
                 .map(|r| (r.concurrency, r.result.rps, r.result.p99_ms))
                 .collect();
+            let ceilings: Vec<(String, usize, f64)> = backend
+                .rows
+                .iter()
+                .filter(|r| r.name.starts_with("ceiling"))
+                .map(|r| (r.name.clone(), r.concurrency, r.result.rps))
+                .collect();
             for row in &mut backend.rows {
                 if row.name.starts_with("ceiling") {
                     continue;
@@ -77,6 +120,20 @@ impl Report {
                     .iter()
                     .find(|(t, c, _)| *t == row.transport && *c == row.concurrency);
                 row.vs_transport = ceiling.map(|(_, _, rps)| row.result.rps / rps);
+                let database = |name: &str| {
+                    ceilings
+                        .iter()
+                        .find(|(n, c, _)| n == name && *c == row.concurrency)
+                        .map(|(_, _, rps)| *rps)
+                };
+                let bound = match (row.bound, ceiling) {
+                    (Bound::Transport, Some((_, _, t))) => Some(*t),
+                    (Bound::TransportAnd(name), Some((_, _, t))) => {
+                        database(name).map(|d| 1.0 / (1.0 / t + 1.0 / d))
+                    }
+                    _ => None,
+                };
+                row.vs_bound = bound.map(|b| row.result.rps / b);
                 if let Some((_, rps, p99)) = db.iter().find(|(c, ..)| *c == row.concurrency) {
                     row.vs_database = Some(row.result.rps / rps);
                     row.p99_vs_database = Some(p99 / row.result.p99_ms.max(0.001));
@@ -115,7 +172,7 @@ impl Report {
     pub fn table(&self) -> String {
         let mut out = String::new();
         let header = format!(
-            "{:<46} {:>5} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>6}",
+            "{:<48} {:>5} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>6} {:>7}",
             "scenario",
             "conc",
             "req/s",
@@ -125,13 +182,14 @@ impl Report {
             "errors",
             "RSS MB",
             "%noop",
-            "%db"
+            "%db",
+            "%bound"
         );
         let pct = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.0}%", v * 100.0));
         let line = |out: &mut String, r: &Row| {
             let _ = writeln!(
                 out,
-                "{:<46} {:>5} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>7} {:>7} {:>6}",
+                "{:<48} {:>5} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>7} {:>7} {:>6} {:>7}",
                 r.name,
                 r.concurrency,
                 r.result.rps,
@@ -142,6 +200,7 @@ impl Report {
                 r.rss_mb.map_or("-".to_owned(), |m| format!("{m:.0}")),
                 pct(r.vs_transport),
                 pct(r.vs_database),
+                pct(r.vs_bound),
             );
         };
         let _ = writeln!(
@@ -165,6 +224,13 @@ impl Report {
             );
             for row in &backend.rows {
                 line(&mut out, row);
+            }
+            if let Some(lag) = &backend.revocation_lag {
+                let _ = writeln!(
+                    out,
+                    "revocation lag across two replicas ({} logouts): p50 {:.1} ms, max {:.1} ms (goal 100 ms)",
+                    lag.samples, lag.p50_ms, lag.max_ms
+                );
             }
         }
         out

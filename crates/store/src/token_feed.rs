@@ -9,7 +9,7 @@ use std::{
 };
 
 use sea_orm::{
-    ConnectionTrait, Statement,
+    ConnectionTrait, DatabaseConnection, Statement,
     sqlx::{
         Connection,
         postgres::{PgConnection, PgListener, PgNotification},
@@ -185,6 +185,10 @@ impl Drop for AbortOnDrop {
 }
 
 async fn follow_sqlite(store: &Store, cache: &TokenCache) {
+    // A connection of its own: behind requests queued for a pooled one, a
+    // busy replica's poll came late, the cache stopped answering, and every
+    // request went to the database, whose queue kept the poll late.
+    let mut feed: Option<DatabaseConnection> = None;
     let mut last_id: Option<i64> = None;
     let mut failing = false;
     let mut polls = 0u64;
@@ -192,8 +196,15 @@ async fn follow_sqlite(store: &Store, cache: &TokenCache) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if feed.is_none() {
+            feed = own_connection(&store.url).await;
+        }
+        let Some(connection) = &feed else {
+            cache.distrust();
+            continue;
+        };
         let started_ms = cache.now_ms();
-        match poll_changes(store, cache, last_id).await {
+        match poll_changes(connection, cache, last_id).await {
             Ok(Poll { last, caught_up }) => {
                 last_id = Some(last);
                 if caught_up {
@@ -203,6 +214,7 @@ async fn follow_sqlite(store: &Store, cache: &TokenCache) {
             }
             Err(err) => {
                 cache.distrust();
+                feed = None;
                 if !failing {
                     tracing::warn!(error = %err, "token cache cannot read the change log");
                     failing = true;
@@ -218,6 +230,16 @@ async fn follow_sqlite(store: &Store, cache: &TokenCache) {
     }
 }
 
+async fn own_connection(url: &str) -> Option<DatabaseConnection> {
+    let mut options = sea_orm::ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(1)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(1))
+        .sqlx_logging(false);
+    sea_orm::Database::connect(options).await.ok()
+}
+
 struct Poll {
     /// The newest change applied.
     last: i64,
@@ -230,11 +252,11 @@ struct Poll {
 /// `after` and the newest id was pruned unread: then everything is
 /// forgotten, as it is on the first poll, when nothing is known.
 async fn poll_changes(
-    store: &Store,
+    db: &DatabaseConnection,
     cache: &TokenCache,
     after: Option<i64>,
 ) -> sessions_domain::DomainResult<Poll> {
-    let newest = latest_change(store).await?;
+    let newest = latest_change(db).await?;
     let Some(after) = after else {
         cache.clear();
         return Ok(Poll {
@@ -242,7 +264,7 @@ async fn poll_changes(
             caught_up: true,
         });
     };
-    let changes = changes_after(store, after).await?;
+    let changes = changes_after(db, after).await?;
     let first = changes.first().map(|(id, _)| *id);
     if newest > after && first != Some(after + 1) {
         cache.clear();
@@ -262,11 +284,10 @@ async fn poll_changes(
 
 /// The newest id ever handed out (AUTOINCREMENT's counter, which pruning
 /// leaves alone), committed.
-async fn latest_change(store: &Store) -> sessions_domain::DomainResult<i64> {
-    let row = store
-        .db
+async fn latest_change(db: &DatabaseConnection) -> sessions_domain::DomainResult<i64> {
+    let row = db
         .query_one_raw(Statement::from_string(
-            store.db.get_database_backend(),
+            db.get_database_backend(),
             "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'auth_changes'), 0) AS id",
         ))
         .await
@@ -279,12 +300,11 @@ async fn latest_change(store: &Store) -> sessions_domain::DomainResult<i64> {
 }
 
 async fn changes_after(
-    store: &Store,
+    db: &DatabaseConnection,
     after: i64,
 ) -> sessions_domain::DomainResult<Vec<(i64, String)>> {
-    let backend = store.db.get_database_backend();
-    let rows = store
-        .db
+    let backend = db.get_database_backend();
+    let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             backend,
             format!(
