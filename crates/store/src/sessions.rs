@@ -94,6 +94,26 @@ fn find_login_sql(backend: DbBackend) -> String {
     .clone()
 }
 
+/// `sessions/info`'s SQL (session by session id, owner joined), built once
+/// per backend like the token check's.
+fn find_session_sql(backend: DbBackend) -> String {
+    static POSTGRES: OnceLock<String> = OnceLock::new();
+    static SQLITE: OnceLock<String> = OnceLock::new();
+    let cell = if backend == DbBackend::Postgres {
+        &POSTGRES
+    } else {
+        &SQLITE
+    };
+    cell.get_or_init(|| {
+        sessions::Entity::find()
+            .filter(sessions::Column::SessionId.eq(""))
+            .find_also_related(users::Entity)
+            .build(backend)
+            .sql
+    })
+    .clone()
+}
+
 /// The active sessions a listing covers, owner joined, before sort and paging.
 fn matching_sessions(query: &ListQuery, postgres: bool) -> Select<sessions::Entity> {
     let mut select = sessions::Entity::find()
@@ -230,13 +250,22 @@ impl SessionRepository for Store {
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn find_session(&self, session_id: &str) -> DomainResult<Option<SessionWithUser>> {
-        let row = sessions::Entity::find()
-            .filter(sessions::Column::SessionId.eq(session_id))
-            .find_also_related(users::Entity)
-            .one(&self.db)
+        let backend = self.db.get_database_backend();
+        let statement =
+            Statement::from_sql_and_values(backend, find_session_sql(backend), [session_id.into()]);
+        let Some(row) = self
+            .db
+            .query_one_raw(statement)
             .await
+            .map_err(map_db_error)?
+        else {
+            return Ok(None);
+        };
+        let session =
+            sessions::Model::from_query_result(&row, SelectA.as_str()).map_err(map_db_error)?;
+        let user = Option::<users::Model>::from_query_result(&row, SelectB.as_str())
             .map_err(map_db_error)?;
-        Ok(row.map(|(session, user)| with_user(session, user)))
+        Ok(Some(with_user(session, user)))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
