@@ -18,6 +18,18 @@ mod m20261202_000011_auth_changes;
 
 pub struct Migrator;
 
+/// Runs raw statements in order, for what SeaORM's schema builder cannot say
+/// (triggers, functions, extension indexes).
+async fn run_all(
+    db: &impl sea_orm_migration::sea_orm::ConnectionTrait,
+    statements: impl IntoIterator<Item = impl AsRef<str>>,
+) -> Result<(), DbErr> {
+    for statement in statements {
+        db.execute_unprepared(statement.as_ref()).await?;
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {

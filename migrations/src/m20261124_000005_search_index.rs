@@ -9,6 +9,8 @@ use sea_orm_migration::{
     sea_orm::{ConnectionTrait, DbBackend},
 };
 
+use crate::run_all;
+
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
 
@@ -47,13 +49,6 @@ const SQLITE_DOWN: &[&str] = &[
     "DROP TRIGGER IF EXISTS sessions_search_insert",
     "DROP TABLE IF EXISTS sessions_search",
 ];
-
-async fn run_all(db: &impl ConnectionTrait, statements: &[&str]) -> Result<(), DbErr> {
-    for statement in statements {
-        db.execute_unprepared(statement).await?;
-    }
-    Ok(())
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

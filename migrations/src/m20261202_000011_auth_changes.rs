@@ -6,10 +6,9 @@
 //! id, sent at commit and never on rollback. SQLite, which has no
 //! notifications: a row per change in `auth_changes`, which replicas poll.
 
-use sea_orm_migration::{
-    prelude::*,
-    sea_orm::{ConnectionTrait, DbBackend},
-};
+use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
+
+use crate::run_all;
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
@@ -95,16 +94,6 @@ const SQLITE_DOWN: &[&str] = &[
     "DROP TRIGGER IF EXISTS sessions_auth_update",
     "DROP TABLE IF EXISTS auth_changes",
 ];
-
-async fn run_all(
-    db: &impl ConnectionTrait,
-    statements: impl IntoIterator<Item = impl AsRef<str>>,
-) -> Result<(), DbErr> {
-    for statement in statements {
-        db.execute_unprepared(statement.as_ref()).await?;
-    }
-    Ok(())
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

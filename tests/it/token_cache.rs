@@ -66,27 +66,11 @@ async fn refused_within_bound(app: &TestApp, who: &LoggedIn, what: &str) {
 }
 
 async fn upsert(app: &TestApp, id: &str, roles: &[&str], active: bool) {
-    let mut internal = app.internal().await;
-    let user = internal
-        .get_user(pb::GetUserRequest {
-            user_id: id.to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    internal
-        .upsert_user(pb::UpsertUserRequest {
-            id: user.id,
-            username: user.username,
-            name: user.name,
-            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
-            active,
-            emails: None,
-            receive_login_emails: None,
-            email_two_factor: None,
-        })
-        .await
-        .unwrap();
+    app.update_user(id, |user| {
+        user.roles = roles.iter().map(|r| (*r).to_owned()).collect();
+        user.active = active;
+    })
+    .await;
 }
 
 async fn every_revocation_reaches_the_other_replica(backend: Backend) {

@@ -72,46 +72,36 @@ fn sqlite_search_candidates(filter: &str) -> sea_orm::sea_query::SimpleExpr {
     )
 }
 
-/// The token check's SQL (session by token hash, owner joined), built once per
-/// backend: it runs on every request of the platform, and sea-query would
-/// otherwise build the same statement each time. The token hash column is
-/// unique, so the join answers at most one row.
-fn find_login_sql(backend: DbBackend) -> String {
-    static POSTGRES: OnceLock<String> = OnceLock::new();
-    static SQLITE: OnceLock<String> = OnceLock::new();
-    let cell = if backend == DbBackend::Postgres {
-        &POSTGRES
-    } else {
-        &SQLITE
-    };
-    cell.get_or_init(|| {
-        sessions::Entity::find()
-            .filter(sessions::Column::LoginTokenHash.eq(""))
-            .find_also_related(users::Entity)
-            .build(backend)
-            .sql
-    })
-    .clone()
+/// The column a session is looked up by, with its owner joined.
+#[derive(Clone, Copy)]
+enum SessionKey {
+    /// The token check, on every request of the platform.
+    TokenHash,
+    /// `sessions/info` and the logouts by session id.
+    SessionId,
 }
 
-/// `sessions/info`'s SQL (session by session id, owner joined), built once
-/// per backend like the token check's.
-fn find_session_sql(backend: DbBackend) -> String {
-    static POSTGRES: OnceLock<String> = OnceLock::new();
-    static SQLITE: OnceLock<String> = OnceLock::new();
-    let cell = if backend == DbBackend::Postgres {
-        &POSTGRES
-    } else {
-        &SQLITE
+/// The lookup's SQL, built once per key and backend: sea-query would
+/// otherwise build the same statement on every call. Both columns are
+/// unique, so the join answers at most one row.
+fn session_with_owner_sql(backend: DbBackend, key: SessionKey) -> String {
+    static BUILT: [[OnceLock<String>; 2]; 2] = [
+        [OnceLock::new(), OnceLock::new()],
+        [OnceLock::new(), OnceLock::new()],
+    ];
+    let column = match key {
+        SessionKey::TokenHash => sessions::Column::LoginTokenHash,
+        SessionKey::SessionId => sessions::Column::SessionId,
     };
-    cell.get_or_init(|| {
-        sessions::Entity::find()
-            .filter(sessions::Column::SessionId.eq(""))
-            .find_also_related(users::Entity)
-            .build(backend)
-            .sql
-    })
-    .clone()
+    BUILT[usize::from(backend == DbBackend::Postgres)][key as usize]
+        .get_or_init(|| {
+            sessions::Entity::find()
+                .filter(column.eq(""))
+                .find_also_related(users::Entity)
+                .build(backend)
+                .sql
+        })
+        .clone()
 }
 
 /// The active sessions a listing covers, owner joined, before sort and paging.
@@ -146,6 +136,33 @@ fn sort_column(key: SortKey) -> sea_orm::sea_query::SimpleExpr {
         SortKey::DeviceOsVersion => sessions::Column::DeviceOsVersion.into_simple_expr(),
         SortKey::UserName => users::Column::Name.into_simple_expr(),
         SortKey::UserUsername => users::Column::Username.into_simple_expr(),
+    }
+}
+
+impl Store {
+    /// One session by `key` with its owner's row (`None` when the owner is
+    /// gone); a row that fails to decode is an error, not a stranger.
+    async fn session_with_owner(
+        &self,
+        key: SessionKey,
+        value: &str,
+    ) -> DomainResult<Option<(sessions::Model, Option<users::Model>)>> {
+        let backend = self.db.get_database_backend();
+        let sql = session_with_owner_sql(backend, key);
+        let statement = Statement::from_sql_and_values(backend, sql, [value.into()]);
+        let Some(row) = self
+            .db
+            .query_one_raw(statement)
+            .await
+            .map_err(map_db_error)?
+        else {
+            return Ok(None);
+        };
+        let session =
+            sessions::Model::from_query_result(&row, SelectA.as_str()).map_err(map_db_error)?;
+        let user = Option::<users::Model>::from_query_result(&row, SelectB.as_str())
+            .map_err(map_db_error)?;
+        Ok(Some((session, user)))
     }
 }
 
@@ -199,24 +216,12 @@ impl SessionRepository for Store {
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn find_login(&self, token_hash: &str) -> DomainResult<Option<(Session, User)>> {
-        let backend = self.db.get_database_backend();
-        let statement =
-            Statement::from_sql_and_values(backend, find_login_sql(backend), [token_hash.into()]);
-        let Some(row) = self
-            .db
-            .query_one_raw(statement)
-            .await
-            .map_err(map_db_error)?
-        else {
-            return Ok(None);
-        };
-        let session =
-            sessions::Model::from_query_result(&row, SelectA.as_str()).map_err(map_db_error)?;
-        // NULL user columns (no owner) are `None`; a row that fails to decode
-        // is an error, not a stranger.
-        let user = Option::<users::Model>::from_query_result(&row, SelectB.as_str())
-            .map_err(map_db_error)?;
-        Ok(user.map(|user| (session_from_row(session), user_from_row(user))))
+        let found = self
+            .session_with_owner(SessionKey::TokenHash, token_hash)
+            .await?;
+        Ok(found.and_then(|(session, user)| {
+            user.map(|user| (session_from_row(session), user_from_row(user)))
+        }))
     }
 
     async fn find_login_identity(
@@ -250,22 +255,10 @@ impl SessionRepository for Store {
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn find_session(&self, session_id: &str) -> DomainResult<Option<SessionWithUser>> {
-        let backend = self.db.get_database_backend();
-        let statement =
-            Statement::from_sql_and_values(backend, find_session_sql(backend), [session_id.into()]);
-        let Some(row) = self
-            .db
-            .query_one_raw(statement)
-            .await
-            .map_err(map_db_error)?
-        else {
-            return Ok(None);
-        };
-        let session =
-            sessions::Model::from_query_result(&row, SelectA.as_str()).map_err(map_db_error)?;
-        let user = Option::<users::Model>::from_query_result(&row, SelectB.as_str())
-            .map_err(map_db_error)?;
-        Ok(Some(with_user(session, user)))
+        let found = self
+            .session_with_owner(SessionKey::SessionId, session_id)
+            .await?;
+        Ok(found.map(|(session, user)| with_user(session, user)))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]

@@ -197,9 +197,13 @@ impl TestApp {
         user.id
     }
 
-    /// Replaces a user's e-mail addresses (address, verified) through the
-    /// internal API, keeping the rest of the profile.
-    pub async fn set_emails(&self, user_id: &str, emails: &[(&str, bool)]) {
+    /// Rewrites a user through the internal API: `change` edits the current
+    /// profile (secrets are not part of it), which is then upserted.
+    pub async fn update_user(
+        &self,
+        user_id: &str,
+        change: impl FnOnce(&mut pb::UpsertUserRequest),
+    ) {
         let mut internal = self.internal().await;
         let user = internal
             .get_user(pb::GetUserRequest {
@@ -208,27 +212,35 @@ impl TestApp {
             .await
             .expect("get user")
             .into_inner();
-        internal
-            .upsert_user(pb::UpsertUserRequest {
-                id: user.id,
-                username: user.username,
-                name: user.name,
-                roles: user.roles,
-                active: user.active,
-                emails: Some(pb::UserEmails {
-                    emails: emails
-                        .iter()
-                        .map(|(address, verified)| pb::UserEmail {
-                            address: (*address).to_owned(),
-                            verified: *verified,
-                        })
-                        .collect(),
-                }),
-                receive_login_emails: None,
-                email_two_factor: None,
-            })
-            .await
-            .expect("set emails");
+        let mut request = pb::UpsertUserRequest {
+            id: user.id,
+            username: user.username,
+            name: user.name,
+            roles: user.roles,
+            active: user.active,
+            emails: None,
+            receive_login_emails: None,
+            email_two_factor: None,
+        };
+        change(&mut request);
+        internal.upsert_user(request).await.expect("update user");
+    }
+
+    /// Replaces a user's e-mail addresses (address, verified), keeping the
+    /// rest of the profile.
+    pub async fn set_emails(&self, user_id: &str, emails: &[(&str, bool)]) {
+        self.update_user(user_id, |user| {
+            user.emails = Some(pb::UserEmails {
+                emails: emails
+                    .iter()
+                    .map(|(address, verified)| pb::UserEmail {
+                        address: (*address).to_owned(),
+                        verified: *verified,
+                    })
+                    .collect(),
+            });
+        })
+        .await;
     }
 
     /// Enables TOTP with `secret` (raw bytes); answers the backup codes.
