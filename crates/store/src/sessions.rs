@@ -139,7 +139,92 @@ fn sort_column(key: SortKey) -> sea_orm::sea_query::SimpleExpr {
     }
 }
 
+/// A listing's rows as SeaORM decodes them: each session with its owner.
+type ListedRows = Vec<(sessions::Model, Option<users::Model>)>;
+
+/// The alias of the window count in a user's own listing.
+const MATCHING_TOTAL: &str = "matching_total";
+
 impl Store {
+    /// A user's own listing in one round trip: their sessions are few (one
+    /// user's devices), so counting them all beside the page (`COUNT(*) OVER
+    /// ()`) costs less than a second statement.
+    async fn own_page_with_total(
+        &self,
+        page: Select<sessions::Entity>,
+        query: &ListQuery,
+    ) -> DomainResult<(ListedRows, u64)> {
+        let backend = self.db.get_database_backend();
+        let statement = page
+            .offset(query.offset)
+            .limit(query.count)
+            .select_also(users::Entity)
+            .column_as(Expr::cust("COUNT(*) OVER ()"), MATCHING_TOTAL)
+            .build(backend);
+        let raw = self
+            .db
+            .query_all_raw(statement)
+            .await
+            .map_err(map_db_error)?;
+        let mut total = None;
+        let mut rows = Vec::with_capacity(raw.len());
+        for row in &raw {
+            total = Some(
+                row.try_get::<i64>("", MATCHING_TOTAL)
+                    .map_err(map_db_error)?,
+            );
+            let session =
+                sessions::Model::from_query_result(row, SelectA.as_str()).map_err(map_db_error)?;
+            let user = Option::<users::Model>::from_query_result(row, SelectB.as_str())
+                .map_err(map_db_error)?;
+            rows.push((session, user));
+        }
+        let total = match total {
+            Some(total) => u64::try_from(total).unwrap_or_default(),
+            // No row: none match, or the offset is past them all.
+            None if query.offset == 0 => 0,
+            None => {
+                self.count_matching(query, backend == DbBackend::Postgres)
+                    .await?
+            }
+        };
+        Ok((rows, total))
+    }
+
+    /// Every user's listing: the page with one row past it; when that row is
+    /// not there the page ends the matches and the total is known without
+    /// a second round trip (most filtered listings). Otherwise a separate
+    /// count: a window count would make the database number every match of
+    /// the whole table before it could cut the page.
+    async fn page_then_total(
+        &self,
+        page: Select<sessions::Entity>,
+        query: &ListQuery,
+        postgres: bool,
+    ) -> DomainResult<(ListedRows, u64)> {
+        let mut rows = page
+            .offset(query.offset)
+            .limit(query.count.saturating_add(1))
+            .select_also(users::Entity)
+            .all(&self.db)
+            .await
+            .map_err(map_db_error)?;
+        let fetched = rows.len() as u64;
+        let total = match total_from_page(query.offset, query.count, fetched) {
+            Some(total) => total,
+            None => self.count_matching(query, postgres).await?,
+        };
+        rows.truncate(usize::try_from(query.count).unwrap_or(usize::MAX));
+        Ok((rows, total))
+    }
+
+    async fn count_matching(&self, query: &ListQuery, postgres: bool) -> DomainResult<u64> {
+        matching_sessions(query, postgres)
+            .count(&self.db)
+            .await
+            .map_err(map_db_error)
+    }
+
     /// One session by `key` with its owner's row (`None` when the owner is
     /// gone); a row that fails to decode is an error, not a stranger.
     async fn session_with_owner(
@@ -285,26 +370,11 @@ impl SessionRepository for Store {
             };
             page = page.order_by(column, order);
         }
-        // One row past the page: when it is not there, the page ends the
-        // matches and the total is known without a second round trip (most
-        // users' own listings, most filtered ones).
-        let mut rows = page
-            .order_by(sessions::Column::SessionId, Order::Asc)
-            .offset(query.offset)
-            .limit(query.count.saturating_add(1))
-            .select_also(users::Entity)
-            .all(&self.db)
-            .await
-            .map_err(map_db_error)?;
-        let fetched = rows.len() as u64;
-        let total = match total_from_page(query.offset, query.count, fetched) {
-            Some(total) => total,
-            None => matching_sessions(query, postgres)
-                .count(&self.db)
-                .await
-                .map_err(map_db_error)?,
+        let page = page.order_by(sessions::Column::SessionId, Order::Asc);
+        let (rows, total) = match query.scope {
+            ListScope::User(_) => self.own_page_with_total(page, query).await?,
+            ListScope::All => self.page_then_total(page, query, postgres).await?,
         };
-        rows.truncate(usize::try_from(query.count).unwrap_or(usize::MAX));
         Ok(Page {
             sessions: rows
                 .into_iter()

@@ -211,15 +211,16 @@ async fn sorting_and_paging(backend: Backend) {
         ]
     );
 
-    // Pages of two; the total is every match, whatever the page.
-    let page = |offset, count| {
+    // Pages of two; the total is every match, whatever the page: for all
+    // users (page, then a count) and for one (the count beside the page).
+    let paged = |scope: ListScope, offset, count| {
         let store = store.clone();
         async move {
             let q = ListQuery {
                 offset,
                 count,
                 sort: vec![(SortKey::LoginAt, Descending)],
-                ..query(ListScope::All, None)
+                ..query(scope, None)
             };
             let page = store.list_sessions(&q).await.unwrap();
             (
@@ -231,6 +232,7 @@ async fn sorting_and_paging(backend: Backend) {
             )
         }
     };
+    let page = |offset, count| paged(ListScope::All, offset, count);
     assert_eq!(
         page(0, 2).await,
         (
@@ -243,6 +245,14 @@ async fn sorting_and_paging(backend: Backend) {
     );
     assert_eq!(page(3, 2).await, (vec!["SORTAAAAAAAAAAAA3".to_owned()], 4));
     assert_eq!(page(4, 2).await, (vec![], 4));
+    let sven = |offset, count| paged(ListScope::User("u-sven".to_owned()), offset, count);
+    assert_eq!(sven(0, 1).await, (vec!["SORTAAAAAAAAAAAA1".to_owned()], 2));
+    assert_eq!(sven(1, 5).await, (vec!["SORTAAAAAAAAAAAA3".to_owned()], 2));
+    assert_eq!(sven(2, 1).await, (vec![], 2));
+    assert_eq!(
+        paged(ListScope::User("u-nobody".to_owned()), 0, 2).await,
+        (vec![], 0)
+    );
 }
 
 async fn filters_are_literal_case_insensitive_substrings(backend: Backend) {
