@@ -2,16 +2,7 @@
 
 use serde_json::json;
 use sessions_service::secrets::hash_login_token;
-use sessions_testkit::{Backend, INSTANCE_ID, LoggedIn, TestApp, read};
-
-fn not_logged_in() -> serde_json::Value {
-    json!({
-        "success": false,
-        "error": "You must be logged in to do this.",
-        "status": "error",
-        "message": "You must be logged in to do this."
-    })
-}
+use sessions_testkit::{Backend, INSTANCE_ID, LoggedIn, TestApp, not_logged_in, read};
 
 on_both_databases!(
     info_returns_the_whole_record,

@@ -7,19 +7,11 @@ use serde_json::{Value, json};
 use sessions_proto::v1::{SessionEventKind, SetPasswordRequest, WatchSessionEventsRequest};
 use sessions_server::cli::{self, Command, UserCommand};
 use sessions_service::secrets::password_digest;
-use sessions_testkit::{Backend, LoggedIn, ManualClock, TestApp, TestDatabase};
+use sessions_testkit::{Backend, LoggedIn, ManualClock, TestApp, TestDatabase, not_logged_in};
 use tonic::Code;
 
 fn logged_out() -> (u16, Value) {
-    (
-        401,
-        json!({
-            "success": false,
-            "error": "You must be logged in to do this.",
-            "status": "error",
-            "message": "You must be logged in to do this."
-        }),
-    )
+    (401, not_logged_in())
 }
 
 fn password_required() -> (u16, Value) {

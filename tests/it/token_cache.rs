@@ -12,7 +12,7 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::json;
 use sessions_proto::v1 as pb;
 use sessions_server::cli::{self, Command, UserCommand};
-use sessions_testkit::{Backend, LoggedIn, ManualClock, TestApp, TestDatabase};
+use sessions_testkit::{Backend, LoggedIn, ManualClock, TestApp, TestDatabase, not_logged_in};
 
 on_both_databases!(every_revocation_reaches_the_other_replica);
 
@@ -49,12 +49,17 @@ async fn kept(app: &TestApp, who: &LoggedIn) {
     }
 }
 
-/// Waits until `app` refuses the token; panics after [`BOUND`].
+/// Waits until `app` refuses the token over gRPC, then checks REST refuses
+/// it with the spec's 401 body too; panics after [`BOUND`].
 async fn refused_within_bound(app: &TestApp, who: &LoggedIn, what: &str) {
     let started = Instant::now();
     loop {
         match authenticate(app, who).await {
-            Err(status) if status.code() == tonic::Code::Unauthenticated => return,
+            Err(status) if status.code() == tonic::Code::Unauthenticated => {
+                let answer = app.get("/api/v1/me", who, &[]).await;
+                assert_eq!(answer, (401, not_logged_in()), "{what}: REST");
+                return;
+            }
             Err(status) => panic!("{what}: {status:?}"),
             Ok(_) => assert!(
                 started.elapsed() < BOUND,

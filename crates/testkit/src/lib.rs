@@ -366,6 +366,16 @@ impl Drop for TestApp {
     }
 }
 
+/// The spec's 401 body for a missing, wrong, revoked or expired token.
+pub fn not_logged_in() -> Value {
+    serde_json::json!({
+        "success": false,
+        "error": "You must be logged in to do this.",
+        "status": "error",
+        "message": "You must be logged in to do this."
+    })
+}
+
 /// Status and JSON body of a response; a body that is not JSON fails the test.
 pub async fn read(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
