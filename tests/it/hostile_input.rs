@@ -4,7 +4,8 @@
 
 use serde_json::{Value, json};
 use sessions_proto::v1::{
-    ListSessionsRequest, LoginRequest, sessions_service_client::SessionsServiceClient,
+    ListSessionsRequest, LoginRequest, SendEmailCodeRequest,
+    sessions_service_client::SessionsServiceClient,
 };
 use sessions_testkit::{Backend, TestApp, read};
 use tonic::{Code, Request};
@@ -70,6 +71,24 @@ async fn grpc_parameters_meet_the_rest_bounds(backend: Backend) {
         .http
         .post(app.url("/api/v1/login"))
         .json(&json!({"user": long, "password": "pw"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(rest).await, (400, too_long()));
+
+    // The tokenless e-mail code route, before any lookup.
+    let status = grpc
+        .send_email_code(SendEmailCodeRequest {
+            email_or_username: Some(long.clone()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(rendered_body(&status), too_long());
+    let rest = app
+        .http
+        .post(app.url("/api/v1/users.2fa.sendEmailCode"))
+        .json(&json!({ "emailOrUsername": long }))
         .send()
         .await
         .unwrap();
