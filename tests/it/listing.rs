@@ -32,7 +32,55 @@ on_both_databases!(
     list_reports_parameter_problems,
     list_all_needs_permission_and_2fa,
     list_all_filters_and_sorts_by_owner,
+    list_marks_this_device_and_shows_activity,
 );
+
+/// The console's extra fields: `current` on the calling session's row only
+/// (in both listings), `lastActivityAt` once activity was recorded.
+async fn list_marks_this_device_and_shows_activity(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin_id = app.create_user("boss", Some("pw"), &["admin"]).await;
+    let [first, second] = [app.login("boss", "pw").await, app.login("boss", "pw").await];
+    app.clock.advance(chrono::Duration::minutes(3));
+    app.internal()
+        .await
+        .record_activity(sessions_proto::v1::RecordActivityRequest {
+            session_id: second.session_id.clone(),
+        })
+        .await
+        .unwrap();
+
+    let (status, body) = app.get("/api/v1/sessions/list", &first, &[]).await;
+    assert_eq!(status, 200);
+    let rows = body["sessions"].as_array().unwrap();
+    let row = |id: &str| rows.iter().find(|r| r["sessionId"] == id).unwrap().clone();
+    assert_eq!(row(&first.session_id)["current"], json!(true));
+    assert_eq!(row(&first.session_id).get("lastActivityAt"), None);
+    assert_eq!(row(&second.session_id).get("current"), None);
+    assert_eq!(
+        row(&second.session_id)["lastActivityAt"],
+        json!("2026-03-01T12:03:00.000Z")
+    );
+
+    let code = password_digest("pw");
+    let (status, all) = app
+        .get(
+            "/api/v1/sessions/list.all",
+            &second,
+            &[("x-2fa-code", &code)],
+        )
+        .await;
+    assert_eq!(status, 200, "{all}");
+    let current: Vec<&Value> = all["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r.get("current").is_some())
+        .collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["sessionId"], json!(second.session_id));
+    assert_eq!(current[0]["userId"], json!(admin_id));
+}
 
 async fn list_pages_in_login_order(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -63,7 +111,8 @@ async fn list_pages_in_login_order(backend: Backend) {
             "device": {"type": "browser", "name": "Chrome", "longVersion": "113.0.0.0", "os": {"name": "Windows", "version": "10"}, "version": "113.0.0"},
             "host": app.host(),
             "ip": "127.0.0.1",
-            "loginAt": "2026-03-01T12:00:00.000Z"
+            "loginAt": "2026-03-01T12:00:00.000Z",
+            "current": true
         })
     );
 

@@ -33,6 +33,7 @@ mod client_info;
 mod client_journey;
 mod config;
 mod connections;
+mod console;
 mod descriptors;
 mod devices;
 mod email_two_factor;

@@ -4,6 +4,7 @@
 
 mod body_shapes;
 mod codec;
+mod console;
 mod decode;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -23,6 +24,7 @@ use sessions_grpc::error_table::{self, EdgeError};
 use sessions_service::{ClientInfo, endpoints};
 use tonic::{metadata::MetadataValue, service::Routes};
 
+pub use console::CONSOLE_PATH;
 pub use openapi::{OPENAPI_PATH, openapi_document};
 pub use routes::{Route, RouteError, routes_from_descriptors};
 
@@ -50,15 +52,19 @@ struct Inner {
     max_body_bytes: usize,
     /// The OpenAPI document, rendered once: it depends on the descriptors only.
     openapi: Bytes,
+    /// Serve the device console under [`CONSOLE_PATH`].
+    console: bool,
 }
 
 impl RestEdge {
     /// Routes come from the annotations in `descriptor_set`; requests are served
-    /// by `grpc`, the same routes the gRPC listener serves.
+    /// by `grpc`, the same routes the gRPC listener serves. Without `console`,
+    /// `/console/` answers 404 like any unknown path.
     pub fn new(
         descriptor_set: &[u8],
         grpc: Routes,
         max_body_bytes: usize,
+        console: bool,
     ) -> Result<Self, RouteError> {
         Ok(Self {
             inner: Arc::new(Inner {
@@ -66,6 +72,7 @@ impl RestEdge {
                 grpc,
                 max_body_bytes,
                 openapi: openapi_document(descriptor_set)?.to_string().into(),
+                console,
             }),
         })
     }
@@ -95,6 +102,10 @@ async fn handle(State(edge): State<RestEdge>, request: Request<Body>) -> Respons
         } else {
             method_not_allowed("GET, HEAD")
         };
+    }
+    if edge.inner.console && console::owns(request.uri().path()) {
+        return console::respond(&method, request.uri().path(), request.headers())
+            .unwrap_or_else(|| edge_error_response(EdgeError::RouteNotFound));
     }
     match edge.route_for(&method, request.uri().path()) {
         Ok(route) => edge.transcode(route, request).await,

@@ -55,8 +55,13 @@ fn session_user(found: &SessionWithUser) -> pb::SessionUser {
     }
 }
 
-/// A listing row; `_user` only in admin listings.
-pub(crate) fn summary(found: &SessionWithUser, with_user: bool) -> pb::SessionSummary {
+/// A listing row; `_user` only in admin listings, `current` only on the row
+/// of `caller_session_id`.
+pub(crate) fn summary(
+    found: &SessionWithUser,
+    with_user: bool,
+    caller_session_id: &str,
+) -> pb::SessionSummary {
     let s = &found.session;
     pb::SessionSummary {
         id: s.session_id.clone(),
@@ -67,6 +72,8 @@ pub(crate) fn summary(found: &SessionWithUser, with_user: bool) -> pb::SessionSu
         ip: s.ip.clone(),
         login_at: format_timestamp(s.login_at),
         user: with_user.then(|| session_user(found)),
+        last_activity_at: s.last_activity_at.map(format_timestamp),
+        current: (s.session_id == caller_session_id).then_some(true),
     }
 }
 

@@ -117,7 +117,7 @@ fn listing(listing: sessions_service::Listing, with_user: bool) -> pb::ListSessi
             .page
             .sessions
             .iter()
-            .map(|found| convert::summary(found, with_user))
+            .map(|found| convert::summary(found, with_user, &listing.caller_session_id))
             .collect(),
         total: i32::try_from(listing.page.total).unwrap_or(i32::MAX),
         count: i32::try_from(listing.count).unwrap_or(i32::MAX),

@@ -153,6 +153,7 @@ impl Server {
             FILE_DESCRIPTOR_SET,
             grpc_routes.clone(),
             settings.max_body_bytes,
+            settings.console,
         )
         .context("cannot build REST routes from the proto annotations")?;
         let known = known_paths(&edge)?;

@@ -66,6 +66,15 @@ pub(crate) async fn observe(
     let method = request.method().clone();
     let route: SharedString = match known.0.get(request.uri().path()) {
         Some(path) => SharedString::from(path.clone()),
+        // The console's files share one label: a made-up path under it must
+        // not become a label of its own.
+        None if request
+            .uri()
+            .path()
+            .starts_with(sessions_edge::CONSOLE_PATH) =>
+        {
+            SharedString::const_str(sessions_edge::CONSOLE_PATH)
+        }
         None => SharedString::const_str("unmatched"),
     };
     let protocol = if grpc { "grpc" } else { "rest" };

@@ -17,6 +17,8 @@ pub struct Listing {
     pub page: Page,
     pub count: u64,
     pub offset: u64,
+    /// The calling session, so its row can be marked as "this device".
+    pub caller_session_id: String,
 }
 
 /// Listing parameters past the parameter step, with the filter as sent (the
@@ -82,8 +84,8 @@ impl SessionService {
             caller,
             params,
             async |ctx, p| {
-                self.list(p.spec, ListScope::User(ctx.user.id.clone()))
-                    .await
+                let scope = ListScope::User(ctx.user.id.clone());
+                self.list(p.spec, scope, &ctx.session.session_id).await
             },
         )
         .await
@@ -100,7 +102,10 @@ impl SessionService {
             &endpoints::LIST_ALL_SESSIONS,
             caller,
             params,
-            async |_, p| self.list(p.spec, ListScope::All).await,
+            async |ctx, p| {
+                self.list(p.spec, ListScope::All, &ctx.session.session_id)
+                    .await
+            },
         )
         .await
     }
@@ -178,13 +183,19 @@ impl SessionService {
         })
     }
 
-    async fn list(&self, spec: ListSpec, scope: ListScope) -> DomainResult<Listing> {
+    async fn list(
+        &self,
+        spec: ListSpec,
+        scope: ListScope,
+        caller_session_id: &str,
+    ) -> DomainResult<Listing> {
         let query = spec.query(scope, self.now());
         let page = self.repo().list_sessions(&query).await?;
         Ok(Listing {
             page,
             count: query.count,
             offset: query.offset,
+            caller_session_id: caller_session_id.to_owned(),
         })
     }
 

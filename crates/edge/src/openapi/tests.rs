@@ -479,8 +479,13 @@ fn each_route_lists_the_errors_it_can_answer() {
 
 #[tokio::test]
 async fn served_without_credentials_and_never_cached() {
-    let edge =
-        crate::RestEdge::new(FILE_DESCRIPTOR_SET, tonic::service::Routes::default(), 1024).unwrap();
+    let edge = crate::RestEdge::new(
+        FILE_DESCRIPTOR_SET,
+        tonic::service::Routes::default(),
+        1024,
+        false,
+    )
+    .unwrap();
     let router = edge.into_router();
     let request = Request::get(OPENAPI_PATH).body(Body::empty()).unwrap();
     let response = router.clone().oneshot(request).await.unwrap();

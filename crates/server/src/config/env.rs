@@ -29,6 +29,7 @@ pub(crate) const ENV_KEYS: &[(&str, &str)] = &[
     ("IDLE_CONNECTION_TIMEOUT_SECS", "listener.idle_connection_timeout_secs"),
     ("TRUSTED_PROXIES", "listener.trusted_proxies"),
     ("CORS_ALLOWED_ORIGINS", "listener.cors_allowed_origins"),
+    ("CONSOLE", "listener.console"),
     ("DATABASE_URL", "database.url"),
     ("DATABASE_MAX_CONNECTIONS", "database.max_connections"),
     ("DATABASE_TIMEOUT_MS", "database.timeout_ms"),
@@ -213,6 +214,7 @@ mod tests {
         "SESSIONS_TOKEN_CACHE_MAX_AGE_SECS",
         "SESSIONS_TOKEN_CACHE_TRUST_MS",
         "SESSIONS_TOKEN_CACHE_FEED_INTERVAL_MS",
+        "SESSIONS_CONSOLE",
     ];
 
     /// Every leaf of the configuration, as a dotted path.
@@ -312,6 +314,9 @@ mod tests {
                 json!(["https://chat.example.com"]),
                 |c| json!(c.listener.cors_allowed_origins),
             ),
+            ("CONSOLE", "false", json!(false), |c| {
+                json!(c.listener.console)
+            }),
             (
                 "DATABASE_URL",
                 "postgres://x@y/z",

@@ -77,6 +77,8 @@ pub struct ListenerSettings {
     /// Browser origins allowed to call REST and gRPC-web (`*` alone for
     /// any); none by default, so browsers need the same origin.
     pub cors_allowed_origins: Vec<String>,
+    /// Serve the device console (the browser pages) under `/console/`.
+    pub console: bool,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -254,6 +256,7 @@ impl Default for ListenerSettings {
             idle_connection_timeout_secs: 300,
             trusted_proxies: Vec::new(),
             cors_allowed_origins: Vec::new(),
+            console: true,
         }
     }
 }

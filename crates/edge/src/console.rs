@@ -1,0 +1,203 @@
+//! The device console: static pages embedded in the binary, served under
+//! `/console/` with headers that let them run nothing but their own files.
+
+use std::sync::OnceLock;
+
+use axum::{
+    body::Bytes,
+    response::{IntoResponse, Response},
+};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use sha2::{Digest, Sha256};
+
+/// Where the console lives; `/console` alone redirects here.
+pub const CONSOLE_PATH: &str = "/console/";
+
+/// Only the page's own files: no inline script or style, no other origin,
+/// no framing, no form posts (the page calls the API with `fetch`).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
+/// One embedded file.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+}
+
+/// Embeds `crates/edge/console/<name>`; a missing file fails the build.
+macro_rules! asset {
+    ($name:literal, $content_type:literal) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            body: include_bytes!(concat!("../console/", $name)),
+        }
+    };
+}
+
+/// The whole console; a file not listed here is not served.
+const ASSETS: &[Asset] = &[
+    asset!("index.html", "text/html; charset=utf-8"),
+    asset!("console.css", "text/css; charset=utf-8"),
+    asset!("favicon.svg", "image/svg+xml"),
+    asset!("app.js", "text/javascript; charset=utf-8"),
+    asset!("api.js", "text/javascript; charset=utf-8"),
+    asset!("dom.js", "text/javascript; charset=utf-8"),
+    asset!("signin.js", "text/javascript; charset=utf-8"),
+    asset!("devices.js", "text/javascript; charset=utf-8"),
+    asset!("admin.js", "text/javascript; charset=utf-8"),
+];
+
+/// Whether `path` belongs to the console (with or without its slash).
+pub(crate) fn owns(path: &str) -> bool {
+    path == "/console" || path.starts_with(CONSOLE_PATH)
+}
+
+/// The console's answer for a path it owns: the file, a redirect to the
+/// slash form, 304 for a cached copy or 405; `None` when no such file exists
+/// (the edge's JSON 404).
+pub(crate) fn respond(method: &Method, path: &str, headers: &HeaderMap) -> Option<Response> {
+    if method != Method::GET {
+        return Some(with_security_headers(
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                [(header::ALLOW, "GET, HEAD")],
+            )
+                .into_response(),
+        ));
+    }
+    if path == "/console" {
+        // Relative asset URLs resolve against the slash form only.
+        return Some(with_security_headers(
+            (
+                StatusCode::PERMANENT_REDIRECT,
+                [(header::LOCATION, CONSOLE_PATH)],
+            )
+                .into_response(),
+        ));
+    }
+    let name = match &path[CONSOLE_PATH.len()..] {
+        "" => "index.html",
+        name => name,
+    };
+    let (asset, etag) = ASSETS
+        .iter()
+        .zip(etags())
+        .find(|(asset, _)| asset.name == name)?;
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|sent| sent.as_bytes() == etag.as_bytes());
+    let mut response = if cached {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, asset.content_type)],
+            Bytes::from_static(asset.body),
+        )
+            .into_response()
+    };
+    let response_headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        response_headers.insert(header::ETAG, value);
+    }
+    // Revalidated on every load, so a new binary's files are seen at once.
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Some(with_security_headers(response))
+}
+
+/// Strong validators, one per asset in [`ASSETS`] order, hashed on first use.
+fn etags() -> &'static [String] {
+    static ETAGS: OnceLock<Vec<String>> = OnceLock::new();
+    ETAGS.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|asset| {
+                let digest = Sha256::digest(asset.body);
+                let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+                format!("\"{hex}\"")
+            })
+            .collect()
+    })
+}
+
+fn with_security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", CONTENT_SECURITY_POLICY),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(path: &str) -> Option<Response> {
+        respond(&Method::GET, path, &HeaderMap::new())
+    }
+
+    #[test]
+    fn every_asset_is_served_with_its_type_and_the_policy() {
+        for asset in ASSETS {
+            let response = get(&format!("{CONSOLE_PATH}{}", asset.name)).unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{}", asset.name);
+            let headers = response.headers();
+            assert_eq!(headers[header::CONTENT_TYPE], asset.content_type);
+            assert_eq!(headers["content-security-policy"], CONTENT_SECURITY_POLICY);
+            assert_eq!(headers["x-frame-options"], "DENY");
+            assert_eq!(headers["x-content-type-options"], "nosniff");
+        }
+        assert!(CONTENT_SECURITY_POLICY.contains("frame-ancestors 'none'"));
+    }
+
+    #[test]
+    fn the_root_is_the_page_and_the_bare_prefix_redirects() {
+        let root = get(CONSOLE_PATH).unwrap();
+        assert_eq!(root.status(), StatusCode::OK);
+        assert_eq!(
+            root.headers()[header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
+        let bare = get("/console").unwrap();
+        assert_eq!(bare.status(), StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(bare.headers()[header::LOCATION], CONSOLE_PATH);
+    }
+
+    #[test]
+    fn unlisted_paths_are_not_found_and_other_methods_refused() {
+        for path in [
+            "/console/../Cargo.toml",
+            "/console/missing.js",
+            "/console/app.js/",
+            "/console//app.js",
+        ] {
+            assert!(get(path).is_none(), "{path}");
+        }
+        let post = respond(&Method::POST, "/console/app.js", &HeaderMap::new()).unwrap();
+        assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(post.headers()[header::ALLOW], "GET, HEAD");
+    }
+
+    #[test]
+    fn a_matching_validator_answers_not_modified() {
+        let first = get("/console/app.js").unwrap();
+        let etag = first.headers()[header::ETAG].clone();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::IF_NONE_MATCH, etag.clone());
+        let again = respond(&Method::GET, "/console/app.js", &headers).unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(again.headers()[header::ETAG], etag);
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"x\""));
+        let changed = respond(&Method::GET, "/console/app.js", &headers).unwrap();
+        assert_eq!(changed.status(), StatusCode::OK);
+    }
+}

@@ -1,0 +1,167 @@
+//! The device console in headless Chromium (`tests/console/console.mjs`, npm
+//! `playwright-core`): sign-in, my devices, device management, 2FA, screenshots.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use sessions_proto::v1::CreateSessionRequest;
+use sessions_testkit::{Backend, TestApp, npm_ci_when_stale, require_node, run_with_timeout};
+
+const USER: &str = "console-user";
+const PASSWORD: &str = "console user's pw";
+const ADMIN: &str = "console-admin";
+const ADMIN_PASSWORD: &str = "console admin's pw";
+const ADMIN_TOTP_SECRET: &[u8] = b"console admin secret";
+/// The user's second device, which the page logs out.
+const FIREFOX_ON_LINUX: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+
+/// Devices the seeded users log in from, so sorting by device or OS moves rows.
+const SEED_AGENTS: &[&str] = &[
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/113.0.0.0 Safari/537.36",
+    FIREFOX_ON_LINUX,
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15",
+    "RC Mobile; iOS 12.2; v3.4.0 (250)",
+    "Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Mobile Safari/537.36",
+];
+/// Seeded owners (username, name); a name holds a space, which no session or
+/// user id can, so the search matches exactly one owner's sessions.
+const SEED_USERS: &[(&str, &str)] = &[
+    ("ana", "Ana Lima"),
+    ("bruno", "Bruno Silva"),
+    ("carla", "Carla Reis"),
+    ("diego", "Diego Alves"),
+    ("elena", "Elena Costa"),
+    ("fabio", "Fábio Nunes"),
+];
+const SESSIONS_PER_SEED_USER: usize = 7;
+const SEARCH: &str = "bruno silva";
+
+/// The script takes about ten seconds; this bound only stops a hung run.
+const CONSOLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+fn console_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("console")
+}
+
+/// Debian's Chromium, installed by the project's script on a machine without
+/// it (a browser download by Playwright itself cannot work on this network).
+fn chromium() -> PathBuf {
+    let path = std::env::var_os("CONSOLE_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    if !path.exists() {
+        let installed = Command::new("bash")
+            .arg(console_dir().join("install-chromium.sh"))
+            .status();
+        assert!(
+            installed.is_ok_and(|s| s.success()) && path.exists(),
+            "the console test needs Chromium at {}: tests/console/install-chromium.sh could not install it",
+            path.display()
+        );
+    }
+    path
+}
+
+/// One backend is enough: the page drives the REST edge, whose storage
+/// behaviour is covered on both databases elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_in_chromium() {
+    let dir = console_dir();
+    let chromium = tokio::task::spawn_blocking(move || {
+        require_node("the console test");
+        npm_ci_when_stale(&dir);
+        chromium()
+    })
+    .await
+    .unwrap();
+
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_user(USER, Some(PASSWORD), &["user"]).await;
+    let other_device = app.login_as(USER, PASSWORD, FIREFOX_ON_LINUX).await;
+    let admin_id = app
+        .create_user(ADMIN, Some(ADMIN_PASSWORD), &["admin", "user"])
+        .await;
+    app.enroll_totp(&admin_id, ADMIN_TOTP_SECRET).await;
+    let seeded = seed_sessions(&app).await;
+
+    let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("console/screenshots");
+    let env = vec![
+        ("CONSOLE_URL", format!("http://{}", app.addr)),
+        ("CONSOLE_CHROMIUM", chromium.display().to_string()),
+        ("CONSOLE_USER", USER.to_owned()),
+        ("CONSOLE_PASSWORD", PASSWORD.to_owned()),
+        ("CONSOLE_USER_ID", other_device.user_id.clone()),
+        ("CONSOLE_OTHER_TOKEN", other_device.token.clone()),
+        ("CONSOLE_ADMIN", ADMIN.to_owned()),
+        ("CONSOLE_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        (
+            "CONSOLE_ADMIN_TOTP_SECRET",
+            sessions_service::totp::encode_secret(ADMIN_TOTP_SECRET),
+        ),
+        // The test server's clock stands still: the script computes its TOTP
+        // codes at the server's time, within the server's window.
+        ("CONSOLE_CLOCK", app.clock.now_unix().to_string()),
+        (
+            "CONSOLE_TOTP_SKEW",
+            app.config.two_factor.totp_skew_steps.to_string(),
+        ),
+        ("CONSOLE_SEEDED_TOTAL", seeded.to_string()),
+        ("CONSOLE_SEARCH", SEARCH.to_owned()),
+        ("CONSOLE_SEARCH_TOTAL", SESSIONS_PER_SEED_USER.to_string()),
+        ("CONSOLE_SCREENSHOTS", screenshots.display().to_string()),
+    ];
+    let dir = console_dir();
+    let started = Instant::now();
+    let output = tokio::task::spawn_blocking(move || {
+        let mut script = Command::new("node");
+        script.arg("console.mjs").current_dir(&dir);
+        for (name, value) in env {
+            script.env(name, value);
+        }
+        run_with_timeout(script, CONSOLE_TIMEOUT)
+    })
+    .await
+    .unwrap();
+    // The script never prints a token, password or code.
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    println!("console test took {:.1?}", started.elapsed());
+    assert!(
+        output.status.success(),
+        "the console test failed ({}); its FAIL lines above name each step",
+        output.status
+    );
+    app.stop().await;
+}
+
+/// Sessions of other users for the admin pages, created through the internal
+/// API (a password login per session would cost an Argon2 hash each);
+/// answers how many.
+async fn seed_sessions(app: &TestApp) -> usize {
+    let mut internal = app.internal().await;
+    let mut created = 0;
+    for (index, (username, name)) in SEED_USERS.iter().enumerate() {
+        let user_id = app.create_user(username, None, &["user"]).await;
+        app.update_user(&user_id, |user| user.name = (*name).to_owned())
+            .await;
+        for n in 0..SESSIONS_PER_SEED_USER {
+            internal
+                .create_session(CreateSessionRequest {
+                    user_id: user_id.clone(),
+                    login_token: format!("seeded token {username} {n}"),
+                    ip: format!("10.0.{index}.{n}"),
+                    host: "chat.example.test".to_owned(),
+                    user_agent: SEED_AGENTS[(index + n) % SEED_AGENTS.len()].to_owned(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            created += 1;
+        }
+    }
+    created
+}
