@@ -11,6 +11,9 @@
 //                                after steps 4 and 6 logged out the user's two sessions; the page must
 //                                then show this + 1 (the admin's own console session)
 //   CONSOLE_SEARCH, CONSOLE_SEARCH_TOTAL  a filter and how many sessions match it once the admin is signed in
+//   CONSOLE_MARKUP_USERNAME, CONSOLE_MARKUP_NAME, CONSOLE_MARKUP_TOTAL  a seeded user whose name is
+//                                markup (its sessions must show that name as text), and how many sessions
+//   CONSOLE_LOCKED_USER, CONSOLE_LOCK_AFTER  a user the run locks out, and the server's failures per user
 //   CONSOLE_SCREENSHOTS          directory for the PNGs (default ./screenshots)
 //   CONSOLE_CHROMIUM             the browser (default /usr/bin/chromium)
 //
@@ -28,6 +31,8 @@ const pageUrl = `${base}/console/`;
 const user = { name: env.CONSOLE_USER, password: env.CONSOLE_PASSWORD, id: env.CONSOLE_USER_ID, otherToken: env.CONSOLE_OTHER_TOKEN };
 const admin = { name: env.CONSOLE_ADMIN, password: env.CONSOLE_ADMIN_PASSWORD, secret: env.CONSOLE_ADMIN_TOTP_SECRET };
 const seededTotal = Number(env.CONSOLE_SEEDED_TOTAL);
+const markupTotal = Number(env.CONSOLE_MARKUP_TOTAL);
+const lockAfter = Number(env.CONSOLE_LOCK_AFTER);
 const searchTotal = Number(env.CONSOLE_SEARCH_TOTAL);
 const shots = env.CONSOLE_SCREENSHOTS ?? path.join(import.meta.dirname, 'screenshots');
 
@@ -43,13 +48,18 @@ const missing = Object.entries({
   CONSOLE_SEEDED_TOTAL: env.CONSOLE_SEEDED_TOTAL,
   CONSOLE_SEARCH: env.CONSOLE_SEARCH,
   CONSOLE_SEARCH_TOTAL: env.CONSOLE_SEARCH_TOTAL,
+  CONSOLE_MARKUP_USERNAME: env.CONSOLE_MARKUP_USERNAME,
+  CONSOLE_MARKUP_NAME: env.CONSOLE_MARKUP_NAME,
+  CONSOLE_MARKUP_TOTAL: env.CONSOLE_MARKUP_TOTAL,
+  CONSOLE_LOCKED_USER: env.CONSOLE_LOCKED_USER,
+  CONSOLE_LOCK_AFTER: env.CONSOLE_LOCK_AFTER,
 }).filter(([, v]) => !v).map(([k]) => k);
 if (missing.length) {
   console.error(`console: set ${missing.join(', ')}`);
   process.exit(2);
 }
 
-// The whole run must stay well under the wrapping test's 60 s.
+// The whole run must stay well under the wrapping test's 90 s.
 const WATCHDOG_MS = 50_000;
 const STEP_MS = 12_000;
 const WAIT_MS = 5_000;
@@ -288,6 +298,21 @@ await step('2 wrong password shows "Wrong username or password."', async () => {
   check(await page.getByRole('heading', { name: 'Sign in' }).isVisible(), 'left the sign-in page');
 });
 
+// (2b) Wrong passwords up to the limit, then the blocked-login answer as a sentence.
+await step('2b repeated wrong passwords end in "Too many failed attempts."', async () => {
+  const attempt = async (password) => {
+    const answered = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/login');
+    await signIn(env.CONSOLE_LOCKED_USER, password);
+    return (await answered).status();
+  };
+  for (let i = 0; i < lockAfter; i += 1) {
+    check((await attempt(`wrong ${i}`)) === 401, `wrong password ${i + 1} was not refused`);
+  }
+  check((await attempt('wrong again')) === 401, 'the blocked attempt was not refused');
+  await until(async () => (await alert().textContent())?.includes('Too many failed attempts. Try again later.'), 'the blocked-login message');
+  check(await page.getByRole('heading', { name: 'Sign in' }).isVisible(), 'left the sign-in page');
+});
+
 // (3) The user's devices, and where the token lives.
 await step('3 user signs in and sees both devices; token in sessionStorage, no cookie, not in the URL', async () => {
   const list = await apiAs(user.id, user.otherToken, 'sessions/list');
@@ -356,6 +381,10 @@ await step('6 sign out; admin signs in with password and TOTP code', async () =>
   const code = page.getByLabel('Verification code');
   await code.waitFor();
   check(await page.evaluate(() => document.activeElement?.id === 'signin-code'), 'focus is not on the code field');
+  await code.fill(wrongTotpCode());
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await until(async () => (await alert().textContent())?.includes('Wrong code. Try again.'), 'the wrong-code message at sign-in');
+  check(await code.isVisible(), 'the code step closed after a wrong code');
   await code.fill(await nextTotpCode());
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'My devices' }).waitFor();
@@ -402,6 +431,25 @@ await step('8 search narrows to CONSOLE_SEARCH_TOTAL', async () => {
   }
   await totalIs(seededTotal + 1, 'search cleared');
   check(!(await twoFactor().isVisible()), 'a second 2FA prompt');
+  noNewPrompt();
+});
+
+// (8b) A user name made of markup shows as that text: no element, no script ran.
+await step('8b a name made of markup is shown as text, never run', async () => {
+  const search = page.getByRole('searchbox', { name: 'Search' });
+  await search.fill(env.CONSOLE_MARKUP_USERNAME);
+  await search.press('Enter');
+  try {
+    await totalIs(markupTotal, 'markup search');
+    const names = await rows().getByTestId('name').allTextContents();
+    check(names.length === markupTotal && names.every((n) => n === env.CONSOLE_MARKUP_NAME), `names shown as ${JSON.stringify(names)}`);
+    check((await page.locator('#view img, #view script, #view b').count()) === 0, 'markup from the server became elements');
+    check((await page.evaluate(() => window.__injected)) === undefined, 'a handler from the server ran');
+  } finally {
+    await search.fill('');
+    await search.press('Enter');
+  }
+  await totalIs(seededTotal + 1, 'search cleared');
   noNewPrompt();
 });
 

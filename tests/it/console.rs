@@ -7,8 +7,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use serde_json::json;
 use sessions_proto::v1::CreateSessionRequest;
-use sessions_testkit::{Backend, TestApp, npm_ci_when_stale, require_node, run_with_timeout};
+use sessions_testkit::{Backend, TestApp, npm_ci_when_stale, read, require_node, run_with_timeout};
 
 const USER: &str = "console-user";
 const PASSWORD: &str = "console user's pw";
@@ -36,9 +37,16 @@ const SEED_USERS: &[(&str, &str)] = &[
     ("diego", "Diego Alves"),
     ("elena", "Elena Costa"),
     ("fabio", "Fábio Nunes"),
+    ("mallory", MARKUP_NAME),
 ];
+/// A name made of markup: the page must show it as these characters, and the
+/// handler, were it ever parsed, would leave a mark the script looks for.
+const MARKUP_NAME: &str = "<img src=x onerror=\"window.__injected=1\"><b>Mallory</b>";
 const SESSIONS_PER_SEED_USER: usize = 7;
 const SEARCH: &str = "bruno silva";
+/// A user the page's wrong passwords lock out, after this many.
+const LOCKED_USER: &str = "console-locked";
+const LOCK_AFTER: u32 = 3;
 
 /// The script takes about ten seconds; this bound only stops a hung run.
 const CONSOLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -54,8 +62,10 @@ fn chromium() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
     if !path.exists() {
+        // No stdin: sudo, if it needs a password, fails instead of waiting.
         let installed = Command::new("bash")
             .arg(console_dir().join("install-chromium.sh"))
+            .stdin(std::process::Stdio::null())
             .status();
         assert!(
             installed.is_ok_and(|s| s.success()) && path.exists(),
@@ -79,8 +89,14 @@ async fn console_in_chromium() {
     .await
     .unwrap();
 
-    let app = TestApp::spawn(Backend::Sqlite).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |config| {
+        config.limits.login.failures_per_user = LOCK_AFTER;
+    })
+    .await;
+    answers_under_the_console_carry_the_policy(&app).await;
     app.create_user(USER, Some(PASSWORD), &["user"]).await;
+    app.create_user(LOCKED_USER, Some(PASSWORD), &["user"])
+        .await;
     let other_device = app.login_as(USER, PASSWORD, FIREFOX_ON_LINUX).await;
     let admin_id = app
         .create_user(ADMIN, Some(ADMIN_PASSWORD), &["admin", "user"])
@@ -112,6 +128,11 @@ async fn console_in_chromium() {
         ("CONSOLE_SEEDED_TOTAL", seeded.to_string()),
         ("CONSOLE_SEARCH", SEARCH.to_owned()),
         ("CONSOLE_SEARCH_TOTAL", SESSIONS_PER_SEED_USER.to_string()),
+        ("CONSOLE_LOCKED_USER", LOCKED_USER.to_owned()),
+        ("CONSOLE_LOCK_AFTER", LOCK_AFTER.to_string()),
+        ("CONSOLE_MARKUP_USERNAME", "mallory".to_owned()),
+        ("CONSOLE_MARKUP_NAME", MARKUP_NAME.to_owned()),
+        ("CONSOLE_MARKUP_TOTAL", SESSIONS_PER_SEED_USER.to_string()),
         ("CONSOLE_SCREENSHOTS", screenshots.display().to_string()),
     ];
     let dir = console_dir();
@@ -136,6 +157,25 @@ async fn console_in_chromium() {
         output.status
     );
     app.stop().await;
+}
+
+/// Errors under `/console/` are the edge's JSON, with the page's headers too.
+async fn answers_under_the_console_carry_the_policy(app: &TestApp) {
+    let missing = app
+        .http
+        .get(app.url("/console/missing.js"))
+        .send()
+        .await
+        .unwrap();
+    let policy = missing.headers()["content-security-policy"].clone();
+    assert!(policy.to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert_eq!(missing.headers()["x-frame-options"], "DENY");
+    assert_eq!(read(missing).await.0, 404);
+    let post = app.http.post(app.url("/console/")).send().await.unwrap();
+    assert_eq!(post.headers()["allow"], "GET, HEAD");
+    assert_eq!(post.headers()["x-frame-options"], "DENY");
+    let (status, body) = read(post).await;
+    assert_eq!((status, body["success"].clone()), (405, json!(false)));
 }
 
 /// Sessions of other users for the admin pages, created through the internal

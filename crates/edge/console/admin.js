@@ -44,6 +44,8 @@ export function render(root, ctx) {
 
   function applyFilter() {
     clearTimeout(state.timer);
+    // A timer that outlived the view must not call list.all (and so perhaps a 2FA prompt) elsewhere.
+    if (!search.isConnected) return;
     const filter = search.value.trim();
     if (filter === state.filter && state.seq > 0) return;
     state.filter = filter;

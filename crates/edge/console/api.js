@@ -92,9 +92,13 @@ const challenged = (answer) =>
 
 /** One request; on a 2FA challenge asks the prompt and retries the same request with the code. */
 export async function call(path, options = {}) {
+  // Read before sending: a code accepted while this request was in flight
+  // may already have answered its challenge.
+  const before = { accepted, cancelled };
   let answer = await send(path, options);
   if (challenged(answer) && prompt) {
-    answer = await solve(answer, (headers) => send(path, { ...options, headers: { ...options.headers, ...headers } }));
+    const resend = (headers) => send(path, { ...options, headers: { ...options.headers, ...headers } });
+    answer = await solve(answer, before, resend);
   }
   if (answer.status === 401 && !options.anonymous) {
     forget();
@@ -109,29 +113,51 @@ export async function call(path, options = {}) {
 // remembers a session once it accepted a code.
 let queue = Promise.resolve();
 let accepted = 0;
+let cancelled = 0;
 
-function solve(first, resend) {
-  const seen = accepted;
+const refusal = (error) => ({ status: 0, ok: false, body: { error } });
+
+/** The server asks for a factor the user does not have (none enabled, no password fallback). */
+const unanswerable = (answer, method) =>
+  method !== 'password' && Array.isArray(answer.body?.details?.availableMethods) && answer.body.details.availableMethods.length === 0;
+
+function solve(first, before, resend) {
   const run = queue.then(async () => {
+    // A prompt cancelled while this call waited answers it too: one "no" is not asked twice.
+    if (cancelled !== before.cancelled) return refusal('two-factor-cancelled');
     let answer = first;
-    if (accepted !== seen) {
+    if (accepted !== before.accepted) {
       answer = await resend({});
       if (!challenged(answer)) return answer;
     }
     let method = answer.body?.details?.method ?? 'totp';
     try {
       for (;;) {
+        if (unanswerable(answer, method)) return refusal('two-factor-unavailable');
         const code = await prompt.ask({ method, invalid: answer.body.errorType === 'totp-invalid' });
-        if (code === null) return { status: 0, ok: false, body: { error: 'two-factor-cancelled' } };
+        if (code === null) {
+          cancelled += 1;
+          return refusal('two-factor-cancelled');
+        }
+        // WebCrypto exists only in secure contexts (HTTPS or localhost).
+        if (method === 'password' && !globalThis.crypto?.subtle) return refusal('insecure-context');
         const sent = method === 'password' ? await sha256Hex(code) : code.trim();
         answer = await resend({ 'x-2fa-code': sent, 'x-2fa-method': method });
         if (!challenged(answer)) break;
+        // Asked again although a code was sent, and no fresh code mailed: no
+        // method of this user can pass, and asking again would loop.
+        if (answer.body.errorType === 'totp-required' && !answer.body.details?.codeGenerated) {
+          return refusal('two-factor-unavailable');
+        }
         method = answer.body?.details?.method ?? method;
       }
     } finally {
       prompt.close();
     }
-    if (answer.ok) accepted += 1;
+    // Past the 2FA step the server remembers this session, even when the
+    // action itself then failed (a 404 for a device gone meanwhile).
+    const refusedAgain = answer.status === 0 || answer.status === 401 || String(answer.body?.errorType ?? '').startsWith('totp-');
+    if (!refusedAgain) accepted += 1;
     return answer;
   });
   queue = run.catch(() => {});
@@ -148,6 +174,7 @@ export const post = (path, body = {}) => call(path, { method: 'POST', body });
 
 /** What a person should read for a failed call. */
 export function explain(error) {
+  if (!(error instanceof ApiError)) return 'Something went wrong in this page. Reload it and try again.';
   const status = error?.status;
   const code = error?.code;
   const text = String(error?.body?.error ?? error?.body?.message ?? '');
@@ -167,6 +194,12 @@ export function explain(error) {
       return 'A verification code is needed.';
     case 'two-factor-cancelled':
       return 'Verification was cancelled.';
+    case 'two-factor-unavailable':
+      return 'This needs a second factor your account does not have: set up TOTP or e-mail codes.';
+    case 'insecure-context':
+      return 'Checking the password needs a secure connection: open the console over HTTPS.';
+    case 'error-user-is-not-activated':
+      return 'This account is deactivated.';
     case 'network':
       return 'The server cannot be reached. Check your connection and try again.';
     case 'Unauthorized':

@@ -92,6 +92,8 @@ function render() {
 }
 
 api.onSessionEnded(() => {
+  // A detail panel or confirm over the page would otherwise stay open above the sign-in form.
+  for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
   me = null;
   adminDenied = false;
   go('#/signin', { alert: 'Your session has ended. Sign in again.' });

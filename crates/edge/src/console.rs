@@ -7,7 +7,7 @@ use axum::{
     body::Bytes,
     response::{IntoResponse, Response},
 };
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use sha2::{Digest, Sha256};
 
 /// Where the console lives; `/console` alone redirects here.
@@ -55,28 +55,19 @@ pub(crate) fn owns(path: &str) -> bool {
     path == "/console" || path.starts_with(CONSOLE_PATH)
 }
 
-/// The console's answer for a path it owns: the file, a redirect to the
-/// slash form, 304 for a cached copy or 405; `None` when no such file exists
-/// (the edge's JSON 404).
-pub(crate) fn respond(method: &Method, path: &str, headers: &HeaderMap) -> Option<Response> {
-    if method != Method::GET {
-        return Some(with_security_headers(
-            (
-                StatusCode::METHOD_NOT_ALLOWED,
-                [(header::ALLOW, "GET, HEAD")],
-            )
-                .into_response(),
-        ));
-    }
+/// The console's answer to a GET of a path it owns: the file, a redirect to
+/// the slash form or 304 for a cached copy; `None` when no such file exists.
+/// The caller adds [`with_security_headers`] to whatever it answers.
+pub(crate) fn respond(path: &str, headers: &HeaderMap) -> Option<Response> {
     if path == "/console" {
         // Relative asset URLs resolve against the slash form only.
-        return Some(with_security_headers(
+        return Some(
             (
                 StatusCode::PERMANENT_REDIRECT,
                 [(header::LOCATION, CONSOLE_PATH)],
             )
                 .into_response(),
-        ));
+        );
     }
     let name = match &path[CONSOLE_PATH.len()..] {
         "" => "index.html",
@@ -88,7 +79,8 @@ pub(crate) fn respond(method: &Method, path: &str, headers: &HeaderMap) -> Optio
         .find(|(asset, _)| asset.name == name)?;
     let cached = headers
         .get(header::IF_NONE_MATCH)
-        .is_some_and(|sent| sent.as_bytes() == etag.as_bytes());
+        .and_then(|sent| sent.to_str().ok())
+        .is_some_and(|sent| none_match_names(sent, etag));
     let mut response = if cached {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -104,7 +96,15 @@ pub(crate) fn respond(method: &Method, path: &str, headers: &HeaderMap) -> Optio
     }
     // Revalidated on every load, so a new binary's files are seen at once.
     response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Some(with_security_headers(response))
+    Some(response)
+}
+
+/// RFC 9110's weak comparison for `If-None-Match`: any listed tag, with or
+/// without `W/`, or `*`.
+fn none_match_names(sent: &str, etag: &str) -> bool {
+    sent.split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 /// Strong validators, one per asset in [`ASSETS`] order, hashed on first use.
@@ -122,7 +122,8 @@ fn etags() -> &'static [String] {
     })
 }
 
-fn with_security_headers(mut response: Response) -> Response {
+/// On every answer under the console's path, errors included.
+pub(crate) fn with_security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     for (name, value) in [
         ("content-security-policy", CONTENT_SECURITY_POLICY),
@@ -142,7 +143,7 @@ mod tests {
     use super::*;
 
     fn get(path: &str) -> Option<Response> {
-        respond(&Method::GET, path, &HeaderMap::new())
+        respond(path, &HeaderMap::new()).map(with_security_headers)
     }
 
     #[test]
@@ -173,7 +174,7 @@ mod tests {
     }
 
     #[test]
-    fn unlisted_paths_are_not_found_and_other_methods_refused() {
+    fn unlisted_paths_are_not_found() {
         for path in [
             "/console/../Cargo.toml",
             "/console/missing.js",
@@ -182,9 +183,6 @@ mod tests {
         ] {
             assert!(get(path).is_none(), "{path}");
         }
-        let post = respond(&Method::POST, "/console/app.js", &HeaderMap::new()).unwrap();
-        assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(post.headers()[header::ALLOW], "GET, HEAD");
     }
 
     #[test]
@@ -193,11 +191,18 @@ mod tests {
         let etag = first.headers()[header::ETAG].clone();
         let mut headers = HeaderMap::new();
         headers.insert(header::IF_NONE_MATCH, etag.clone());
-        let again = respond(&Method::GET, "/console/app.js", &headers).unwrap();
+        let again = respond("/console/app.js", &headers).unwrap();
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(again.headers()[header::ETAG], etag);
+        let listed = format!("\"x\", W/{}", etag.to_str().unwrap());
+        headers.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_str(&listed).unwrap(),
+        );
+        let weak = respond("/console/app.js", &headers).unwrap();
+        assert_eq!(weak.status(), StatusCode::NOT_MODIFIED);
         headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"x\""));
-        let changed = respond(&Method::GET, "/console/app.js", &headers).unwrap();
+        let changed = respond("/console/app.js", &headers).unwrap();
         assert_eq!(changed.status(), StatusCode::OK);
     }
 }

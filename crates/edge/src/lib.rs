@@ -104,8 +104,13 @@ async fn handle(State(edge): State<RestEdge>, request: Request<Body>) -> Respons
         };
     }
     if edge.inner.console && console::owns(request.uri().path()) {
-        return console::respond(&method, request.uri().path(), request.headers())
-            .unwrap_or_else(|| edge_error_response(EdgeError::RouteNotFound));
+        let answer = if method == http::Method::GET {
+            console::respond(request.uri().path(), request.headers())
+                .unwrap_or_else(|| edge_error_response(EdgeError::RouteNotFound))
+        } else {
+            method_not_allowed("GET, HEAD")
+        };
+        return console::with_security_headers(answer);
     }
     match edge.route_for(&method, request.uri().path()) {
         Ok(route) => edge.transcode(route, request).await,

@@ -153,6 +153,7 @@ impl Store {
         &self,
         page: Select<sessions::Entity>,
         query: &ListQuery,
+        postgres: bool,
     ) -> DomainResult<(ListedRows, u64)> {
         let backend = self.db.get_database_backend();
         let statement = page
@@ -183,10 +184,7 @@ impl Store {
             Some(total) => u64::try_from(total).unwrap_or_default(),
             // No row: none match, or the offset is past them all.
             None if query.offset == 0 => 0,
-            None => {
-                self.count_matching(query, backend == DbBackend::Postgres)
-                    .await?
-            }
+            None => self.count_matching(query, postgres).await?,
         };
         Ok((rows, total))
     }
@@ -372,7 +370,7 @@ impl SessionRepository for Store {
         }
         let page = page.order_by(sessions::Column::SessionId, Order::Asc);
         let (rows, total) = match query.scope {
-            ListScope::User(_) => self.own_page_with_total(page, query).await?,
+            ListScope::User(_) => self.own_page_with_total(page, query, postgres).await?,
             ListScope::All => self.page_then_total(page, query, postgres).await?,
         };
         Ok(Page {
