@@ -185,12 +185,13 @@ const page = await context.newPage();
 
 // Console errors and CSP violations anywhere in the run fail the last step.
 // An HTTP error answer the page handles (401 for a wrong password, 400 for a
-// 2FA challenge) is logged by Chromium as "Failed to load resource"; those are expected.
+// 2FA challenge, the 503 step 3b fakes) is logged by Chromium as "Failed to load
+// resource"; those are expected.
 const pageErrors = [];
 page.on('console', (message) => {
   if (message.type() !== 'error') return;
   const text = message.text();
-  if (/^Failed to load resource: the server responded with a status of 4\d\d/.test(text)) return;
+  if (/^Failed to load resource: the server responded with a status of (4\d\d|503)/.test(text)) return;
   pageErrors.push(text);
 });
 page.on('pageerror', (error) => pageErrors.push(`uncaught: ${error.message}`));
@@ -345,6 +346,22 @@ await step('3 user signs in and sees both devices; token in sessionStorage, no c
   const unauthenticated = requests.filter((r) => r.path !== 'login' && !(r.headers['x-user-id'] && r.headers['x-auth-token']));
   check(unauthenticated.length === 0, `requests without X-User-Id/X-Auth-Token: ${unauthenticated.map((r) => r.path)}`);
   await screenshots('devices');
+});
+
+// (3b) A reload while the server fails keeps the token and offers a retry, not a sign-in.
+await step('3b reload with the service down shows a retry that brings the devices back', async () => {
+  const down = (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{"success":false,"error":"Service unavailable"}' });
+  await page.route('**/api/v1/me', down);
+  try {
+    await page.reload();
+    await page.getByText('The service is unavailable right now. Try again later.').waitFor({ timeout: WAIT_MS });
+    check(!(await page.getByRole('heading', { name: 'Sign in' }).isVisible()), 'a failed boot showed sign-in');
+  } finally {
+    await page.unroute('**/api/v1/me', down);
+  }
+  await page.getByRole('button', { name: 'Try again' }).click();
+  await page.getByRole('heading', { name: 'My devices' }).waitFor({ timeout: WAIT_MS });
+  await until(async () => (await rows().count()) === 2, 'both devices after the retry');
 });
 
 // (4) Logging out another device revokes its token.

@@ -1,6 +1,6 @@
 // Boot and hash routing (#/signin, #/devices, #/admin), the header, and the page-wide alert and status regions.
 import * as api from './api.js';
-import { fill } from './dom.js';
+import { el, fill } from './dom.js';
 import * as signin from './signin.js';
 import * as devices from './devices.js';
 import * as admin from './admin.js';
@@ -107,10 +107,14 @@ async function boot() {
     try {
       me = await api.get('me');
     } catch (error) {
-      // A 401 has already sent the user to sign-in with its message; any other
-      // failure keeps the token, so a reload can try again.
+      // A 401 has already sent the user to sign-in with its message. Any other
+      // failure (server or network down) keeps the token and offers a retry:
+      // signing in again would leave the stored session open and orphaned.
       if (error.status === 401) return;
-      pending = { alert: api.explain(error) };
+      const retry = el('button', { type: 'button', onclick: () => { retry.disabled = true; boot(); } }, 'Try again');
+      fill($('view'), el('p', { class: 'empty', role: 'alert' }, api.explain(error)), retry);
+      retry.focus();
+      return;
     }
   }
   render();
