@@ -204,29 +204,12 @@ async fn transport_ceilings(
         .concurrency
         .max(settings.rss_concurrency.unwrap_or(0));
     let clients = Clients::connect(noop.addr, most, settings.grpc_connections).await?;
-    let spec = settings.load(settings.concurrency);
-    let mut rows = vec![
-        row(
-            "ceiling: no-op gRPC (health Check)",
-            Transport::Grpc,
-            spec,
-            ceilings::noop_grpc(clients.channels.clone()),
-            Some(&noop),
-        )
-        .await,
-        row(
-            "ceiling: no-op REST (axum GET)",
-            Transport::Rest,
-            spec,
-            ceilings::noop_rest(clients.http.clone(), clients.base.clone()),
-            Some(&noop),
-        )
-        .await,
-    ];
-    // The same at the high concurrency: what the transport and the load
+    // Also at the high concurrency: what the transport and the load
     // generator alone lose there, beside what the server loses.
-    if let Some(many) = settings.rss_concurrency {
-        let spec = settings.load(many);
+    let concurrencies = std::iter::once(settings.concurrency).chain(settings.rss_concurrency);
+    let mut rows = Vec::new();
+    for concurrency in concurrencies {
+        let spec = settings.load(concurrency);
         rows.push(
             row(
                 "ceiling: no-op gRPC (health Check)",
