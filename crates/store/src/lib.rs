@@ -8,6 +8,7 @@ mod convert;
 mod emails;
 mod entities;
 mod events;
+mod listing;
 mod mail;
 mod permissions;
 mod search;
