@@ -255,7 +255,8 @@ impl Listing {
 }
 
 impl BarePool {
-    /// One listing's page and count, decoded as rows; answers the count.
+    /// One listing's page (the columns its answer shows, as the store
+    /// selects them) and count; answers the count.
     async fn list(&self, listing: &Listing, now_ms: i64) -> Result<i64, String> {
         let postgres = matches!(self, Self::Postgres(_));
         let (mut condition, bound) = listing.condition(postgres);
@@ -265,7 +266,9 @@ impl BarePool {
         }
         let count_sql = format!("SELECT count(*) AS n FROM sessions s WHERE {condition}");
         let page_sql = format!(
-            "SELECT s.*, u.name AS owner_name, u.username AS owner_username FROM sessions s \
+            "SELECT s.session_id, s.user_id, s.device_type, s.device_name, s.device_long_version, \
+             s.device_os_name, s.device_os_version, s.device_version, s.host, s.ip, s.login_at, \
+             s.last_activity_at, u.name AS owner_name, u.username AS owner_username FROM sessions s \
              JOIN users u ON u.id = s.user_id WHERE {condition} \
              ORDER BY s.login_at DESC, s.session_id LIMIT {}",
             listing.count()

@@ -351,121 +351,7 @@ async fn drive(
             .map(|l| sessions_service::secrets::hash_login_token(&l.token))
             .collect(),
     );
-    let spec = settings.load(settings.concurrency);
-    let s = Some(server);
-    let mut rows = vec![
-        row(
-            "Authenticate (internal gRPC, token check)",
-            Transport::Grpc,
-            spec,
-            scenarios::authenticate(&clients, sample.clone()),
-            s,
-        )
-        .await,
-        row(
-            "GET /api/v1/sessions/info",
-            Transport::Rest,
-            spec,
-            scenarios::info(&clients, sample.clone()),
-            s,
-        )
-        .await,
-        row(
-            "GetMySession (gRPC)",
-            Transport::Grpc,
-            spec,
-            scenarios::get_my_session(&clients, sample.clone()),
-            s,
-        )
-        .await,
-        row(
-            "GET /api/v1/sessions/list (100 sessions)",
-            Transport::Rest,
-            spec,
-            scenarios::list(&clients, list_users),
-            s,
-        )
-        .await,
-        row(
-            "GET /api/v1/sessions/list.all?filter=(5 chars)",
-            Transport::Rest,
-            spec,
-            scenarios::list_all(&clients, seeded.admin.clone(), filters),
-            s,
-        )
-        .await,
-    ];
-    // The same listings one at a time: their latency without queueing, which
-    // at concurrency 32 dominates p99 (32 in flight / throughput).
-    let alone = settings.load(1);
-    rows.push(
-        row(
-            "GET /api/v1/sessions/list (100 sessions)",
-            Transport::Rest,
-            alone,
-            scenarios::list(&clients, Arc::new(seeded.list_users.clone())),
-            s,
-        )
-        .await,
-    );
-    rows.push(
-        row(
-            "GET /api/v1/sessions/list.all?filter=(5 chars)",
-            Transport::Rest,
-            alone,
-            scenarios::list_all(
-                &clients,
-                seeded.admin.clone(),
-                Arc::new(seeded.filters.clone()),
-            ),
-            s,
-        )
-        .await,
-    );
-    if let Some(many) = settings.rss_concurrency {
-        let spec = settings.load(many);
-        rows.push(
-            row(
-                "Authenticate (internal gRPC, token check)",
-                Transport::Grpc,
-                spec,
-                scenarios::authenticate(&clients, sample.clone()),
-                s,
-            )
-            .await,
-        );
-        rows.push(
-            row(
-                "GET /api/v1/sessions/info",
-                Transport::Rest,
-                spec,
-                scenarios::info(&clients, sample.clone()),
-                s,
-            )
-            .await,
-        );
-    }
-    rows.push(
-        row(
-            DB_CEILING,
-            Transport::Sql,
-            spec,
-            ceilings::db_lookup(pool.clone(), hashes.clone(), false),
-            None,
-        )
-        .await,
-    );
-    rows.push(
-        row(
-            "ceiling: bare pool, token hash + user by id",
-            Transport::Sql,
-            spec,
-            ceilings::db_lookup(pool.clone(), hashes, true),
-            None,
-        )
-        .await,
-    );
-    let of_users = seeded
+    let of_users: Vec<_> = seeded
         .list_users
         .iter()
         .map(|l| ceilings::Listing::OfUser {
@@ -473,17 +359,7 @@ async fn drive(
             count: LIST_USER_SESSIONS as u64,
         })
         .collect();
-    rows.push(
-        row(
-            LIST_CEILING,
-            Transport::Sql,
-            spec,
-            ceilings::db_listing(pool.clone(), Arc::new(of_users), now),
-            None,
-        )
-        .await,
-    );
-    let filtered = seeded
+    let filtered: Vec<_> = seeded
         .filters
         .iter()
         .map(|f| ceilings::Listing::Filtered {
@@ -491,15 +367,61 @@ async fn drive(
             count: 50,
         })
         .collect();
-    rows.push(
-        row(
-            LIST_ALL_CEILING,
-            Transport::Sql,
+    const AUTHENTICATE: &str = "Authenticate (internal gRPC, token check)";
+    const INFO: &str = "GET /api/v1/sessions/info";
+    const LIST: &str = "GET /api/v1/sessions/list (100 sessions)";
+    const LIST_ALL: &str = "GET /api/v1/sessions/list.all?filter=(5 chars)";
+    let authenticate = || scenarios::authenticate(&clients, sample.clone());
+    let info = || scenarios::info(&clients, sample.clone());
+    let list = || scenarios::list(&clients, list_users.clone());
+    let list_all = || scenarios::list_all(&clients, seeded.admin.clone(), filters.clone());
+    let spec = settings.load(settings.concurrency);
+    // The listings also run one at a time: their latency without queueing,
+    // which at concurrency 32 dominates p99 (32 in flight / throughput).
+    let alone = settings.load(1);
+    let mut plan = vec![
+        (AUTHENTICATE, Transport::Grpc, spec, authenticate()),
+        (INFO, Transport::Rest, spec, info()),
+        (
+            "GetMySession (gRPC)",
+            Transport::Grpc,
             spec,
+            scenarios::get_my_session(&clients, sample.clone()),
+        ),
+        (LIST, Transport::Rest, spec, list()),
+        (LIST_ALL, Transport::Rest, spec, list_all()),
+        (LIST, Transport::Rest, alone, list()),
+        (LIST_ALL, Transport::Rest, alone, list_all()),
+    ];
+    if let Some(many) = settings.rss_concurrency {
+        let many = settings.load(many);
+        plan.push((AUTHENTICATE, Transport::Grpc, many, authenticate()));
+        plan.push((INFO, Transport::Rest, many, info()));
+    }
+    let mut rows = Vec::new();
+    for (name, transport, spec, op) in plan {
+        rows.push(row(name, transport, spec, op, Some(server)).await);
+    }
+    let database_ceilings = [
+        (
+            DB_CEILING,
+            ceilings::db_lookup(pool.clone(), hashes.clone(), false),
+        ),
+        (
+            "ceiling: bare pool, token hash + user by id",
+            ceilings::db_lookup(pool.clone(), hashes, true),
+        ),
+        (
+            LIST_CEILING,
+            ceilings::db_listing(pool.clone(), Arc::new(of_users), now),
+        ),
+        (
+            LIST_ALL_CEILING,
             ceilings::db_listing(pool.clone(), Arc::new(filtered), now),
-            None,
-        )
-        .await,
-    );
+        ),
+    ];
+    for (name, op) in database_ceilings {
+        rows.push(row(name, Transport::Sql, spec, op, None).await);
+    }
     Ok(rows)
 }

@@ -16,8 +16,8 @@ pub use mail::{
     OutboxDepth,
 };
 pub use model::{
-    AuditEntry, AuditRecord, Device, EventKind, EventTemplate, ListQuery, ListScope, NewEvent,
-    Page, Permission, Session, SessionEvent, SessionWithUser, SortDirection, SortKey,
+    AuditEntry, AuditRecord, Device, EventKind, EventTemplate, ListQuery, ListScope, ListedSession,
+    NewEvent, Page, Permission, Session, SessionEvent, SessionWithUser, SortDirection, SortKey,
     TwoFactorTrust, User, UserEmail, UserIdentity, UserSummary,
 };
 pub use repository::{

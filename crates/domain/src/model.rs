@@ -213,10 +213,24 @@ pub struct ListQuery {
     pub now: DateTime<Utc>,
 }
 
+/// What a listing (`sessions/list`, `list.all`) shows of one session: the
+/// store reads only these columns, since a page is up to 100 of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedSession {
+    pub session_id: String,
+    pub user_id: String,
+    pub device: Device,
+    pub host: String,
+    pub ip: String,
+    pub login_at: DateTime<Utc>,
+    pub last_activity_at: Option<DateTime<Utc>>,
+    pub user: UserSummary,
+}
+
 /// One page of a listing and the exact number of matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
-    pub sessions: Vec<SessionWithUser>,
+    pub sessions: Vec<ListedSession>,
     pub total: u64,
 }
 

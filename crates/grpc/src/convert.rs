@@ -1,8 +1,8 @@
 //! Domain records into proto messages (`From`-style helpers kept at the edge).
 
 use sessions_domain::{
-    AuditRecord, Device, EventKind, Permission, Session, SessionEvent, SessionWithUser, User,
-    UserEmail, UserIdentity, format_timestamp,
+    AuditRecord, Device, EventKind, ListedSession, Permission, Session, SessionEvent,
+    SessionWithUser, User, UserEmail, UserIdentity, UserSummary, format_timestamp,
 };
 use sessions_proto::v1 as pb;
 use sessions_service::MeView;
@@ -48,32 +48,31 @@ pub(crate) fn session(session: &Session) -> pb::Session {
     }
 }
 
-fn session_user(found: &SessionWithUser) -> pb::SessionUser {
+fn session_user(user: &UserSummary) -> pb::SessionUser {
     pb::SessionUser {
-        name: found.user.name.clone(),
-        username: found.user.username.clone(),
+        name: user.name.clone(),
+        username: user.username.clone(),
     }
 }
 
 /// A listing row; `_user` only in admin listings, `current` only on the row
 /// of `caller_session_id`.
 pub(crate) fn summary(
-    found: &SessionWithUser,
+    listed: &ListedSession,
     with_user: bool,
     caller_session_id: &str,
 ) -> pb::SessionSummary {
-    let s = &found.session;
     pb::SessionSummary {
-        id: s.session_id.clone(),
-        session_id: s.session_id.clone(),
-        user_id: s.user_id.clone(),
-        device: Some(device(&s.device)),
-        host: s.host.clone(),
-        ip: s.ip.clone(),
-        login_at: format_timestamp(s.login_at),
-        user: with_user.then(|| session_user(found)),
-        last_activity_at: s.last_activity_at.map(format_timestamp),
-        current: (s.session_id == caller_session_id).then_some(true),
+        id: listed.session_id.clone(),
+        session_id: listed.session_id.clone(),
+        user_id: listed.user_id.clone(),
+        device: Some(device(&listed.device)),
+        host: listed.host.clone(),
+        ip: listed.ip.clone(),
+        login_at: format_timestamp(listed.login_at),
+        user: with_user.then(|| session_user(&listed.user)),
+        last_activity_at: listed.last_activity_at.map(format_timestamp),
+        current: (listed.session_id == caller_session_id).then_some(true),
     }
 }
 
@@ -87,7 +86,7 @@ pub(crate) fn admin_session(found: &SessionWithUser) -> pb::AdminSession {
         host: s.host.clone(),
         ip: s.ip.clone(),
         login_at: format_timestamp(s.login_at),
-        user: Some(session_user(found)),
+        user: Some(session_user(&found.user)),
         success: true,
     }
 }

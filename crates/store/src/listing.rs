@@ -1,20 +1,21 @@
 //! The listings (`sessions/list`, `list.all`): which active sessions match,
-//! in which order, one page of them with its owners, and the exact total.
+//! in which order, one page of the columns they show, and the exact total.
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, JoinType,
-    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select,
-    SelectA, SelectB,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select,
     sea_query::{Expr, ExprTrait, Func, Query, extension::postgres::PgFunc},
 };
-use sessions_domain::{DomainResult, ListQuery, ListScope, Page, SortDirection, SortKey};
+use sessions_domain::{
+    Device, DomainResult, ListQuery, ListScope, ListedSession, Page, SortDirection, SortKey,
+    UserSummary,
+};
 
 use crate::{
     Store,
-    convert::{map_db_error, millis},
+    convert::{instant, map_db_error, millis},
     entities::{sessions, users},
     search::contains,
-    sessions::with_user,
 };
 
 /// Sessions whose owner's username or name contains the filter. Not the
@@ -87,8 +88,75 @@ fn sort_column(key: SortKey) -> sea_orm::sea_query::SimpleExpr {
     }
 }
 
-/// A listing's rows as SeaORM decodes them: each session with its owner.
-type ListedRows = Vec<(sessions::Model, Option<users::Model>)>;
+/// The columns a listing's answer shows, as `listed_columns` selects them:
+/// a page is up to 100 rows, and decoding every column of each session and
+/// its owner cost more than the statement itself.
+#[derive(FromQueryResult)]
+struct ListedRow {
+    session_id: String,
+    user_id: String,
+    device_type: String,
+    device_name: String,
+    device_long_version: String,
+    device_os_name: String,
+    device_os_version: String,
+    device_version: String,
+    host: String,
+    ip: String,
+    login_at: i64,
+    last_activity_at: Option<i64>,
+    owner_name: String,
+    owner_username: String,
+}
+
+impl From<ListedRow> for ListedSession {
+    fn from(row: ListedRow) -> Self {
+        Self {
+            session_id: row.session_id,
+            user_id: row.user_id,
+            device: Device {
+                kind: row.device_type,
+                name: row.device_name,
+                long_version: row.device_long_version,
+                os_name: row.device_os_name,
+                os_version: row.device_os_version,
+                version: row.device_version,
+            },
+            host: row.host,
+            ip: row.ip,
+            login_at: instant(row.login_at),
+            last_activity_at: row.last_activity_at.map(instant),
+            user: UserSummary {
+                name: row.owner_name,
+                username: row.owner_username,
+            },
+        }
+    }
+}
+
+/// Only the columns of `ListedRow`; the owner's under their own names, since
+/// both tables have more columns than these.
+fn listed_columns(select: Select<sessions::Entity>) -> Select<sessions::Entity> {
+    use sessions::Column as S;
+    select
+        .select_only()
+        .columns([
+            S::SessionId,
+            S::UserId,
+            S::DeviceType,
+            S::DeviceName,
+            S::DeviceLongVersion,
+            S::DeviceOsName,
+            S::DeviceOsVersion,
+            S::DeviceVersion,
+            S::Host,
+            S::Ip,
+            S::LoginAt,
+            S::LastActivityAt,
+        ])
+        .column_as(users::Column::Name, "owner_name")
+        .column_as(users::Column::Username, "owner_username")
+}
 
 /// The alias of the window count in a user's own listing.
 const MATCHING_TOTAL: &str = "matching_total";
@@ -119,16 +187,13 @@ impl Store {
             };
             page = page.order_by(column, order);
         }
-        let page = page.order_by(sessions::Column::SessionId, Order::Asc);
+        let page = listed_columns(page.order_by(sessions::Column::SessionId, Order::Asc));
         let (rows, total) = match query.scope {
             ListScope::User(_) => self.own_page_with_total(page, query, postgres).await?,
             ListScope::All => self.page_then_total(page, query, postgres).await?,
         };
         Ok(Page {
-            sessions: rows
-                .into_iter()
-                .map(|(session, user)| with_user(session, user))
-                .collect(),
+            sessions: rows.into_iter().map(ListedSession::from).collect(),
             total,
         })
     }
@@ -141,12 +206,11 @@ impl Store {
         page: Select<sessions::Entity>,
         query: &ListQuery,
         postgres: bool,
-    ) -> DomainResult<(ListedRows, u64)> {
+    ) -> DomainResult<(Vec<ListedRow>, u64)> {
         let backend = self.db.get_database_backend();
         let statement = page
             .offset(query.offset)
             .limit(query.count)
-            .select_also(users::Entity)
             .column_as(Expr::cust("COUNT(*) OVER ()"), MATCHING_TOTAL)
             .build(backend);
         let raw = self
@@ -161,11 +225,7 @@ impl Store {
                 row.try_get::<i64>("", MATCHING_TOTAL)
                     .map_err(map_db_error)?,
             );
-            let session =
-                sessions::Model::from_query_result(row, SelectA.as_str()).map_err(map_db_error)?;
-            let user = Option::<users::Model>::from_query_result(row, SelectB.as_str())
-                .map_err(map_db_error)?;
-            rows.push((session, user));
+            rows.push(ListedRow::from_query_result(row, "").map_err(map_db_error)?);
         }
         let total = match total {
             Some(total) => u64::try_from(total).unwrap_or_default(),
@@ -186,11 +246,11 @@ impl Store {
         page: Select<sessions::Entity>,
         query: &ListQuery,
         postgres: bool,
-    ) -> DomainResult<(ListedRows, u64)> {
+    ) -> DomainResult<(Vec<ListedRow>, u64)> {
         let mut rows = page
             .offset(query.offset)
             .limit(query.count.saturating_add(1))
-            .select_also(users::Entity)
+            .into_model::<ListedRow>()
             .all(&self.db)
             .await
             .map_err(map_db_error)?;

@@ -3,7 +3,8 @@
 //! and filters that are literal, case-insensitive substrings on both backends.
 
 use sessions_domain::{
-    Device, ListQuery, ListScope, Page, Session, SessionRepository, SortDirection, SortKey,
+    Device, ListQuery, ListScope, ListedSession, Page, Session, SessionRepository, SortDirection,
+    SortKey, UserSummary,
 };
 use sessions_testkit::Backend;
 
@@ -34,7 +35,7 @@ fn mine(user_id: &str) -> ListScope {
 fn ids(page: &Page) -> Vec<&str> {
     page.sessions
         .iter()
-        .map(|found| found.session.session_id.as_str())
+        .map(|listed| listed.session_id.as_str())
         .collect()
 }
 
@@ -61,6 +62,7 @@ async fn a_listing_covers_active_sessions_of_its_scope(backend: Backend) {
     sessions[1].logout_at = Some(at(25));
     // Expiring exactly at the listing's instant is expired.
     sessions[2].expires_at = at(100);
+    sessions[3].last_activity_at = Some(at(45));
     let users = [
         user("u-quentin", "quentin", "Quentin"),
         user("u-rosa", "rosa", "Rosa"),
@@ -73,9 +75,23 @@ async fn a_listing_covers_active_sessions_of_its_scope(backend: Backend) {
         .unwrap();
     assert_eq!(ids(&page), ["LISTAAAAAAAAAAAA4", "LISTAAAAAAAAAAAA1"]);
     assert_eq!(page.total, 2);
-    assert_eq!(page.sessions[0].session, sessions[3]);
-    assert_eq!(page.sessions[0].user.username, "quentin");
-    assert_eq!(page.sessions[0].user.name, "Quentin");
+    let newest = &sessions[3];
+    assert_eq!(
+        page.sessions[0],
+        ListedSession {
+            session_id: newest.session_id.clone(),
+            user_id: newest.user_id.clone(),
+            device: newest.device.clone(),
+            host: newest.host.clone(),
+            ip: newest.ip.clone(),
+            login_at: newest.login_at,
+            last_activity_at: newest.last_activity_at,
+            user: UserSummary {
+                name: "Quentin".to_owned(),
+                username: "quentin".to_owned(),
+            },
+        }
+    );
 
     let all = store
         .list_sessions(&query(ListScope::All, None))
