@@ -116,6 +116,8 @@ pub trait SessionRepository: Send + Sync {
         claimed_user_id: &str,
     ) -> DomainResult<Option<(Session, UserIdentity)>>;
     async fn find_session(&self, session_id: &str) -> DomainResult<Option<SessionWithUser>>;
+    /// [`Self::find_session`] for callers that need no owner: one lookup.
+    async fn find_session_without_owner(&self, session_id: &str) -> DomainResult<Option<Session>>;
     async fn list_sessions(&self, query: &ListQuery) -> DomainResult<Page>;
     /// Sessions neither logged out nor expired at `now`.
     async fn count_active_sessions(&self, now: DateTime<Utc>) -> DomainResult<u64>;

@@ -47,10 +47,9 @@ impl SessionService {
             params,
             async |ctx, p| {
                 self.repo()
-                    .find_session(&p.session_id)
+                    .find_session_without_owner(&p.session_id)
                     .await?
-                    .filter(|found| found.session.user_id == ctx.user.id)
-                    .map(|found| found.session)
+                    .filter(|session| session.user_id == ctx.user.id)
                     .ok_or(DomainError::SessionNotFound)
             },
         )
@@ -122,15 +121,15 @@ impl SessionService {
             caller,
             params,
             async |ctx, p| {
-                let found = self
+                let session = self
                     .repo()
-                    .find_session(&p.session_id)
+                    .find_session_without_owner(&p.session_id)
                     .await?
-                    .filter(|found| found.session.user_id == ctx.user.id)
+                    .filter(|session| session.user_id == ctx.user.id)
                     .ok_or(DomainError::SessionNotFound)?;
-                self.end_session(&found.session, &ctx.user.id, EventKind::LoggedOut)
+                self.end_session(&session, &ctx.user.id, EventKind::LoggedOut)
                     .await?;
-                Ok(found.session.session_id)
+                Ok(session.session_id)
             },
         )
         .await
@@ -150,14 +149,14 @@ impl SessionService {
             caller,
             params,
             async |ctx, p| {
-                let found = self
+                let session = self
                     .repo()
-                    .find_session(&p.session_id)
+                    .find_session_without_owner(&p.session_id)
                     .await?
                     .ok_or(DomainError::SessionNotFound)?;
-                self.end_session(&found.session, &ctx.user.id, EventKind::ForceLogout)
+                self.end_session(&session, &ctx.user.id, EventKind::ForceLogout)
                     .await?;
-                Ok(found.session.session_id)
+                Ok(session.session_id)
             },
         )
         .await

@@ -158,7 +158,13 @@ impl SessionService {
             .repo()
             .touch_activity(session_id, now, now - throttle)
             .await?;
-        if !written && self.repo().find_session(session_id).await?.is_none() {
+        if !written
+            && self
+                .repo()
+                .find_session_without_owner(session_id)
+                .await?
+                .is_none()
+        {
             return Err(DomainError::SessionNotFound);
         }
         Ok(written)
@@ -166,12 +172,12 @@ impl SessionService {
 
     /// Sets `closedAt`: the client's connection ended.
     pub async fn close_connection(&self, session_id: &str) -> DomainResult<()> {
-        let found = self
+        let session = self
             .repo()
-            .find_session(session_id)
+            .find_session_without_owner(session_id)
             .await?
             .ok_or(DomainError::SessionNotFound)?;
-        let event = self.event(EventKind::ActivityClosed, &found.session, None);
+        let event = self.event(EventKind::ActivityClosed, &session, None);
         if self
             .repo()
             .close_session(session_id, self.now(), &event)

@@ -21,7 +21,7 @@ use crate::{
     events::append_event,
 };
 
-pub(crate) fn with_user(row: sessions::Model, user: Option<users::Model>) -> SessionWithUser {
+fn with_user(row: sessions::Model, user: Option<users::Model>) -> SessionWithUser {
     let user = user
         .map(|u| UserSummary {
             name: u.name,
@@ -34,55 +34,69 @@ pub(crate) fn with_user(row: sessions::Model, user: Option<users::Model>) -> Ses
     }
 }
 
-/// The column a session is looked up by, with its owner joined.
+/// The prebuilt lookups of one session: both columns are unique, so each
+/// answers at most one row.
 #[derive(Clone, Copy)]
-enum SessionKey {
-    /// The token check, on every request of the platform.
-    TokenHash,
-    /// `sessions/info` and the logouts by session id.
+enum Lookup {
+    /// By token hash, owner joined: the token check, on every request of
+    /// the platform.
+    TokenHashWithOwner,
+    /// By session id, owner joined: `sessions/info.admin`.
+    SessionIdWithOwner,
+    /// By session id alone: `sessions/info`, the logouts by session id and
+    /// activity, which need no owner (one index lookup, not two).
     SessionId,
 }
 
-/// The lookup's SQL, built once per key and backend: sea-query would
-/// otherwise build the same statement on every call. Both columns are
-/// unique, so the join answers at most one row.
-fn session_with_owner_sql(backend: DbBackend, key: SessionKey) -> String {
-    static BUILT: [[OnceLock<String>; 2]; 2] = [
-        [OnceLock::new(), OnceLock::new()],
-        [OnceLock::new(), OnceLock::new()],
+/// A lookup's SQL, built once per lookup and backend: sea-query would
+/// otherwise build the same statement on every call.
+fn lookup_sql(backend: DbBackend, lookup: Lookup) -> String {
+    static BUILT: [[OnceLock<String>; 3]; 2] = [
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()],
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()],
     ];
-    let column = match key {
-        SessionKey::TokenHash => sessions::Column::LoginTokenHash,
-        SessionKey::SessionId => sessions::Column::SessionId,
-    };
-    BUILT[usize::from(backend == DbBackend::Postgres)][key as usize]
+    BUILT[usize::from(backend == DbBackend::Postgres)][lookup as usize]
         .get_or_init(|| {
-            sessions::Entity::find()
-                .filter(column.eq(""))
-                .find_also_related(users::Entity)
-                .build(backend)
-                .sql
+            let find = sessions::Entity::find();
+            match lookup {
+                Lookup::TokenHashWithOwner => find
+                    .filter(sessions::Column::LoginTokenHash.eq(""))
+                    .find_also_related(users::Entity)
+                    .build(backend),
+                Lookup::SessionIdWithOwner => find
+                    .filter(sessions::Column::SessionId.eq(""))
+                    .find_also_related(users::Entity)
+                    .build(backend),
+                Lookup::SessionId => find
+                    .filter(sessions::Column::SessionId.eq(""))
+                    .build(backend),
+            }
+            .sql
         })
         .clone()
 }
 
 impl Store {
-    /// One session by `key` with its owner's row (`None` when the owner is
-    /// gone); a row that fails to decode is an error, not a stranger.
+    /// The one row of `lookup` for `value`, if any.
+    async fn lookup_row(
+        &self,
+        lookup: Lookup,
+        value: &str,
+    ) -> DomainResult<Option<sea_orm::QueryResult>> {
+        let backend = self.db.get_database_backend();
+        let statement =
+            Statement::from_sql_and_values(backend, lookup_sql(backend, lookup), [value.into()]);
+        self.db.query_one_raw(statement).await.map_err(map_db_error)
+    }
+
+    /// One session with its owner's row (`None` when the owner is gone); a
+    /// row that fails to decode is an error, not a stranger.
     async fn session_with_owner(
         &self,
-        key: SessionKey,
+        lookup: Lookup,
         value: &str,
     ) -> DomainResult<Option<(sessions::Model, Option<users::Model>)>> {
-        let backend = self.db.get_database_backend();
-        let sql = session_with_owner_sql(backend, key);
-        let statement = Statement::from_sql_and_values(backend, sql, [value.into()]);
-        let Some(row) = self
-            .db
-            .query_one_raw(statement)
-            .await
-            .map_err(map_db_error)?
-        else {
+        let Some(row) = self.lookup_row(lookup, value).await? else {
             return Ok(None);
         };
         let session =
@@ -144,7 +158,7 @@ impl SessionRepository for Store {
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn find_login(&self, token_hash: &str) -> DomainResult<Option<(Session, User)>> {
         let found = self
-            .session_with_owner(SessionKey::TokenHash, token_hash)
+            .session_with_owner(Lookup::TokenHashWithOwner, token_hash)
             .await?;
         Ok(found.and_then(|(session, user)| {
             user.map(|user| (session_from_row(session), user_from_row(user)))
@@ -183,9 +197,18 @@ impl SessionRepository for Store {
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn find_session(&self, session_id: &str) -> DomainResult<Option<SessionWithUser>> {
         let found = self
-            .session_with_owner(SessionKey::SessionId, session_id)
+            .session_with_owner(Lookup::SessionIdWithOwner, session_id)
             .await?;
         Ok(found.map(|(session, user)| with_user(session, user)))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
+    async fn find_session_without_owner(&self, session_id: &str) -> DomainResult<Option<Session>> {
+        let Some(row) = self.lookup_row(Lookup::SessionId, session_id).await? else {
+            return Ok(None);
+        };
+        let session = sessions::Model::from_query_result(&row, "").map_err(map_db_error)?;
+        Ok(Some(session_from_row(session)))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
