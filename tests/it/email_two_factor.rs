@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sessions_proto::v1 as pb;
+use sessions_server::Config;
 use sessions_service::secrets::password_digest;
 use sessions_testkit::{Backend, ReceivedMail, SinkOptions, SmtpSink, TestApp};
 
@@ -26,6 +27,15 @@ pub(crate) const LIST_ALL: &str = "/api/v1/sessions/list.all";
 const EXPIRES: &str = "2026-03-01T12:10:00.000Z";
 
 pub(crate) async fn app_mailing_to(backend: Backend, sink: &SmtpSink) -> TestApp {
+    app_mailing_with(backend, sink, |_| {}).await
+}
+
+/// [`app_mailing_to`] with more settings changed by `more`.
+pub(crate) async fn app_mailing_with(
+    backend: Backend,
+    sink: &SmtpSink,
+    more: impl FnOnce(&mut Config),
+) -> TestApp {
     let url = sink.url();
     TestApp::spawn_with(backend, move |c| {
         c.mail.smtp_url = Some(url);
@@ -33,6 +43,7 @@ pub(crate) async fn app_mailing_to(backend: Backend, sink: &SmtpSink) -> TestApp
         c.mail.site_name = "Example Chat".into();
         c.mail.poll_interval_ms = 50;
         c.mail.login_emails = false;
+        more(c);
     })
     .await
 }
@@ -117,15 +128,7 @@ pub(crate) fn other_than(code: &str) -> String {
 }
 
 pub(crate) async fn post_login(app: &TestApp, body: Value) -> (u16, Value) {
-    let response = app
-        .http
-        .post(app.url("/api/v1/login"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    app.post_tokenless("/api/v1/login", &body).await
 }
 
 async fn an_endpoint_mails_a_code_that_works_once(backend: Backend) {

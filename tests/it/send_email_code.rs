@@ -8,13 +8,15 @@ use sessions_proto::v1 as pb;
 use sessions_testkit::{Backend, SinkOptions, SmtpSink, TestApp};
 
 use crate::email_two_factor::{
-    LIST_ALL, WAIT, app_mailing_to, code_in, email_user, invalid, other_than, post_login,
+    LIST_ALL, WAIT, app_mailing_to, app_mailing_with, code_in, email_user, invalid, other_than,
+    post_login,
 };
 
 on_both_databases!(
     the_route_mails_the_live_code_of_whoever_it_names,
     everyone_else_gets_the_same_answer_and_no_mail,
     five_code_mails_per_address_per_hour,
+    the_code_numbers_are_configuration,
     wrong_mailed_codes_run_into_the_attempt_limit,
 );
 
@@ -22,14 +24,7 @@ const ROUTE: &str = "/api/v1/users.2fa.sendEmailCode";
 
 /// Posts `body` without any token.
 async fn ask(app: &TestApp, body: Value) -> (u16, Value) {
-    let response = app
-        .http
-        .post(app.url(ROUTE))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    sessions_testkit::read(response).await
+    app.post_tokenless(ROUTE, &body).await
 }
 
 fn success() -> (u16, Value) {
@@ -183,6 +178,52 @@ async fn five_code_mails_per_address_per_hour(backend: Backend) {
     assert_eq!(queued().await, 6);
     let fresh = code_in(&sink.wait_for(6, WAIT).await[5], "rod@example.org");
     app.login_with_code("rod", "pw", &fresh).await;
+}
+
+/// A two-minute code, re-sent after 30 s, two mails an hour: each number
+/// is the configured one, not the default.
+async fn the_code_numbers_are_configuration(backend: Backend) {
+    let sink = SmtpSink::start(SinkOptions::default()).await;
+    let app = app_mailing_with(backend, &sink, |c| {
+        c.two_factor.email_code_lifetime_secs = 120;
+        c.two_factor.email_code_resend_secs = 30;
+        c.two_factor.email_code_mails_per_hour = 2;
+    })
+    .await;
+    email_user(&app, "rod", &["user"]).await;
+    let queued = async || app.outbox().await.len();
+    let ask_rod = async || ask(&app, json!({"emailOrUsername": "rod"})).await;
+
+    assert_eq!(ask_rod().await, success());
+    let mail = &sink.wait_for(1, WAIT).await[0];
+    assert!(
+        mail.text
+            .as_deref()
+            .unwrap_or_default()
+            .contains("It expires in 2 minutes."),
+        "{:?}",
+        mail.text
+    );
+    let code = code_in(mail, "rod@example.org");
+    // Within the 30 s nothing is re-sent; past them the same code is.
+    app.clock.advance(chrono::Duration::seconds(29));
+    assert_eq!(ask_rod().await, success());
+    assert_eq!(queued().await, 1);
+    app.clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(ask_rod().await, success());
+    assert_eq!(queued().await, 2);
+    // The third mail of the hour is over the cap of two.
+    app.clock.advance(chrono::Duration::seconds(31));
+    assert_eq!(ask_rod().await, success());
+    assert_eq!(queued().await, 2);
+    // Two minutes after it was issued the code no longer logs in.
+    app.clock.advance(chrono::Duration::seconds(60));
+    let (status, body) =
+        post_login(&app, json!({"user": "rod", "password": "pw", "code": code})).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (401, json!("totp-invalid"))
+    );
 }
 
 async fn wrong_mailed_codes_run_into_the_attempt_limit(backend: Backend) {

@@ -36,6 +36,14 @@ pub struct TwoFactorConfig {
     pub password_fallback: bool,
     /// Issuer shown by authenticator apps.
     pub issuer: String,
+    /// How long a mailed code is good for.
+    pub email_code_lifetime: Duration,
+    /// How soon a live code may be mailed again: a request within it sends
+    /// nothing.
+    pub email_code_resend_after: Duration,
+    /// Code mails to one address per hour, re-sends included: the most
+    /// anyone can make this service mail a victim.
+    pub email_code_mails_per_hour: u32,
 }
 
 impl Default for ServiceConfig {
@@ -65,6 +73,9 @@ impl Default for TwoFactorConfig {
             failed_attempts_window: Duration::from_secs(600),
             password_fallback: true,
             issuer: "Sessions".to_owned(),
+            email_code_lifetime: Duration::from_secs(600),
+            email_code_resend_after: Duration::from_secs(60),
+            email_code_mails_per_hour: 5,
         }
     }
 }

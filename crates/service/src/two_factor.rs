@@ -16,14 +16,6 @@ use crate::{
     totp,
 };
 
-/// How long a mailed code is good for.
-pub(crate) const EMAIL_CODE_TTL: std::time::Duration = std::time::Duration::from_secs(600);
-/// How soon a live code may be mailed again: a request within it sends nothing.
-pub(crate) const EMAIL_CODE_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(60);
-/// Code mails to one address per hour, re-sends included: the most anyone
-/// can make this service mail a victim.
-pub(crate) const EMAIL_CODES_PER_HOUR: u32 = 5;
-
 /// The method a check uses for a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Method {
@@ -189,10 +181,11 @@ impl SessionService {
 
     /// Mails the user's live code, or a fresh one when none is live (spec
     /// section 5): one live code per user; the same code again only after
-    /// the cooldown; at most [`EMAIL_CODES_PER_HOUR`] mails per address. Every
+    /// the cooldown; at most `email_code_mails_per_hour` per address. Every
     /// refusal is silent: the answer only says whether a mail was queued.
     pub(crate) async fn mail_email_code(&self, user: &User) -> DomainResult<EmailCodeSent> {
         let now = self.now();
+        let limits = &self.config().two_factor;
         let mut sent = EmailCodeSent {
             generated: false,
             expires_at: None,
@@ -204,7 +197,7 @@ impl SessionService {
         let existing = self.repo().email_code(&user.id).await?;
         if let Some(live) = existing.as_ref().filter(|c| c.expires_at > now) {
             sent.expires_at = Some(live.expires_at);
-            if now - live.sent_at < chrono_of(EMAIL_CODE_COOLDOWN)
+            if now - live.sent_at < chrono_of(limits.email_code_resend_after)
                 || !self.reserve_code_mail(&address).await?
             {
                 return Ok(sent);
@@ -232,7 +225,7 @@ impl SessionService {
         let stored = EmailCode {
             hash: hash_backup_code(&user.id, &code),
             sealed,
-            expires_at: now + chrono_of(EMAIL_CODE_TTL),
+            expires_at: now + chrono_of(limits.email_code_lifetime),
             sent_at: now,
         };
         let mail = self.code_mail(user, &address, &code);
@@ -256,7 +249,7 @@ impl SessionService {
         let hour = std::time::Duration::from_secs(3600);
         let counter = AttemptCounter {
             key: AttemptKey::new(AttemptKind::CodeMail, address.to_lowercase()),
-            limit: EMAIL_CODES_PER_HOUR,
+            limit: self.config().two_factor.email_code_mails_per_hour,
             window: hour,
             forget_after: Some(hour),
         };
@@ -274,7 +267,13 @@ impl SessionService {
     fn code_mail(&self, user: &User, address: &str, code: &str) -> OutboundMail {
         let config = &self.config().mail;
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let minutes = EMAIL_CODE_TTL.as_secs() / 60;
+        // Rounded up: a lifetime of part of a minute is never "0 minutes".
+        let minutes = self
+            .config()
+            .two_factor
+            .email_code_lifetime
+            .as_secs()
+            .div_ceil(60);
         let text_body = format!(
             "Here is your authentication code:\n\n{code}\n\nIt expires in {minutes} minutes. \
              Do not provide this code to anyone.\nIf you did not try to log in to your \

@@ -66,6 +66,9 @@ pub(crate) const ENV_KEYS: &[(&str, &str)] = &[
     ("TWO_FACTOR_MAX_ATTEMPTS", "two_factor.max_attempts"),
     ("TWO_FACTOR_ATTEMPTS_WINDOW_SECS", "two_factor.attempts_window_secs"),
     ("TWO_FACTOR_PASSWORD_FALLBACK", "two_factor.password_fallback"),
+    ("EMAIL_CODE_LIFETIME_SECS", "two_factor.email_code_lifetime_secs"),
+    ("EMAIL_CODE_RESEND_SECS", "two_factor.email_code_resend_secs"),
+    ("EMAIL_CODE_MAILS_PER_HOUR", "two_factor.email_code_mails_per_hour"),
     ("RATE_LIMIT_REQUESTS", "limits.rate_limit.requests"),
     ("RATE_LIMIT_WINDOW_SECS", "limits.rate_limit.window_secs"),
     ("RATE_LIMIT_MEMORY_BYTES", "limits.rate_limit.memory_bytes"),
@@ -181,6 +184,9 @@ mod tests {
         "SESSIONS_TWO_FACTOR_MAX_ATTEMPTS",
         "SESSIONS_TWO_FACTOR_ATTEMPTS_WINDOW_SECS",
         "SESSIONS_TWO_FACTOR_PASSWORD_FALLBACK",
+        "SESSIONS_EMAIL_CODE_LIFETIME_SECS",
+        "SESSIONS_EMAIL_CODE_RESEND_SECS",
+        "SESSIONS_EMAIL_CODE_MAILS_PER_HOUR",
         "SESSIONS_MAX_BODY_BYTES",
         "SESSIONS_RATE_LIMIT_REQUESTS",
         "SESSIONS_RATE_LIMIT_WINDOW_SECS",
@@ -376,6 +382,15 @@ mod tests {
             }),
             ("TWO_FACTOR_PASSWORD_FALLBACK", "false", json!(false), |c| {
                 json!(c.two_factor.password_fallback)
+            }),
+            ("EMAIL_CODE_LIFETIME_SECS", "601", json!(601), |c| {
+                json!(c.two_factor.email_code_lifetime_secs)
+            }),
+            ("EMAIL_CODE_RESEND_SECS", "61", json!(61), |c| {
+                json!(c.two_factor.email_code_resend_secs)
+            }),
+            ("EMAIL_CODE_MAILS_PER_HOUR", "6", json!(6), |c| {
+                json!(c.two_factor.email_code_mails_per_hour)
             }),
             ("RATE_LIMIT_REQUESTS", "301", json!(301), |c| {
                 json!(c.limits.rate_limit.requests)

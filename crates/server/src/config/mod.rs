@@ -125,6 +125,12 @@ pub struct TwoFactorSettings {
     /// The lockout lasts this long after the last wrong code (0: off).
     pub attempts_window_secs: u64,
     pub password_fallback: bool,
+    /// A mailed code is good for this long.
+    pub email_code_lifetime_secs: u64,
+    /// A live code is mailed again only this long after its last mail.
+    pub email_code_resend_secs: u64,
+    /// Code mails to one address per hour (login's included).
+    pub email_code_mails_per_hour: u32,
 }
 
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -297,6 +303,9 @@ impl Default for TwoFactorSettings {
             max_attempts: two_factor.max_failed_attempts,
             attempts_window_secs: two_factor.failed_attempts_window.as_secs(),
             password_fallback: two_factor.password_fallback,
+            email_code_lifetime_secs: two_factor.email_code_lifetime.as_secs(),
+            email_code_resend_secs: two_factor.email_code_resend_after.as_secs(),
+            email_code_mails_per_hour: two_factor.email_code_mails_per_hour,
         }
     }
 }
@@ -415,6 +424,9 @@ impl Config {
                 failed_attempts_window: Duration::from_secs(two_factor.attempts_window_secs),
                 password_fallback: two_factor.password_fallback,
                 issuer: two_factor.totp_issuer.clone(),
+                email_code_lifetime: Duration::from_secs(two_factor.email_code_lifetime_secs),
+                email_code_resend_after: Duration::from_secs(two_factor.email_code_resend_secs),
+                email_code_mails_per_hour: two_factor.email_code_mails_per_hour,
             },
             rate_limit: RateLimitConfig {
                 requests: rate_limit.requests,

@@ -257,6 +257,27 @@ impl Config {
                 ),
             );
         }
+        problems.at_least(
+            "two_factor.email_code_lifetime_secs",
+            t.email_code_lifetime_secs,
+            60,
+            "a mailed code must outlive the mail's delivery",
+        );
+        if t.email_code_resend_secs >= t.email_code_lifetime_secs {
+            problems.refuse(
+                "two_factor.email_code_resend_secs",
+                format_args!(
+                    "is {}; it must be shorter than two_factor.email_code_lifetime_secs ({}), or a live code is never mailed again",
+                    t.email_code_resend_secs, t.email_code_lifetime_secs
+                ),
+            );
+        }
+        problems.at_least(
+            "two_factor.email_code_mails_per_hour",
+            u64::from(t.email_code_mails_per_hour),
+            1,
+            "with none, e-mail 2FA could never send its code",
+        );
         // The sealer's message names no key material.
         if let Err(why) = SecretSealer::new(t.totp_encryption_key.as_deref()) {
             problems.refuse(
@@ -474,6 +495,24 @@ mod tests {
                 "two_factor.totp_skew_steps",
                 "SESSIONS_TOTP_SKEW_STEPS",
                 |c| c.two_factor.totp_skew_steps = -1,
+            ),
+            (
+                "two_factor.email_code_lifetime_secs",
+                "SESSIONS_EMAIL_CODE_LIFETIME_SECS",
+                |c| {
+                    c.two_factor.email_code_lifetime_secs = 59;
+                    c.two_factor.email_code_resend_secs = 30;
+                },
+            ),
+            (
+                "two_factor.email_code_resend_secs",
+                "SESSIONS_EMAIL_CODE_RESEND_SECS",
+                |c| c.two_factor.email_code_resend_secs = 600,
+            ),
+            (
+                "two_factor.email_code_mails_per_hour",
+                "SESSIONS_EMAIL_CODE_MAILS_PER_HOUR",
+                |c| c.two_factor.email_code_mails_per_hour = 0,
             ),
             (
                 "two_factor.totp_encryption_key",
