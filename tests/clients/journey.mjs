@@ -19,9 +19,11 @@
 // requests it sent (method, path, header names, body shape, status). Tokens,
 // passwords and codes are never printed. Exits 1 when any step fails.
 
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { createRequire, register } from 'node:module';
+
+import { totpCodes } from '../totp.mjs';
 
 register('./esm-hooks.mjs', import.meta.url);
 
@@ -290,63 +292,16 @@ async function sessionIdOf(session) {
 	throw new Error("the token's session is not in its own sessions/list");
 }
 
-// --- TOTP (RFC 6238: SHA-1, 6 digits, 30 s) ------------------------------------
+// --- TOTP ------------------------------------------------------------------------
 
-function base32Decode(text) {
-	const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-	let bits = '';
-	for (const char of text.replace(/=+$/, '').toUpperCase()) {
-		const index = alphabet.indexOf(char);
-		check(index >= 0, 'JOURNEY_ADMIN_TOTP_SECRET is not base32');
-		bits += index.toString(2).padStart(5, '0');
-	}
-	const bytes = bits.match(/.{8}/g) ?? [];
-	return Buffer.from(bytes.map((b) => parseInt(b, 2)));
-}
-
-const totpKey = base32Decode(admin.secret);
-const skew = Number(env.JOURNEY_TOTP_SKEW ?? 1);
-const serverNow = () => (env.JOURNEY_CLOCK ? Number(env.JOURNEY_CLOCK) : Date.now() / 1000);
-
-function codeForStep(step) {
-	const counter = Buffer.alloc(8);
-	counter.writeBigUInt64BE(BigInt(step));
-	const mac = createHmac('sha1', totpKey).update(counter).digest();
-	const offset = mac[mac.length - 1] & 0x0f;
-	const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
-	return String(value).padStart(6, '0');
-}
-
-// The server accepts a step only after the last one it accepted (no replay),
-// so codes are handed out in rising steps within the accepted window; on a
-// moving clock the next step is awaited, on a frozen one the window is the limit.
-let lastStep = -Infinity;
-async function nextTotpCode() {
-	for (;;) {
-		const now = Math.floor(serverNow() / 30);
-		const step = Math.max(lastStep + 1, now - skew);
-		if (step <= now + skew) {
-			lastStep = step;
-			return secret(codeForStep(step));
-		}
-		check(!env.JOURNEY_CLOCK, 'out of TOTP steps on a frozen clock');
-		await new Promise((resolve) => setTimeout(resolve, 1000));
-	}
-}
-
-/** A 6-digit code no step of the window produces. */
-function wrongTotpCode() {
-	const now = Math.floor(serverNow() / 30);
-	const valid = new Set();
-	for (let step = now - skew - 1; step <= now + skew + 1; step += 1) {
-		valid.add(codeForStep(step));
-	}
-	let n = 0;
-	while (valid.has(String(n).padStart(6, '0'))) {
-		n += 1;
-	}
-	return String(n).padStart(6, '0');
-}
+const totp = totpCodes({
+	secret: admin.secret,
+	name: 'JOURNEY_ADMIN_TOTP_SECRET',
+	skew: Number(env.JOURNEY_TOTP_SKEW ?? 1),
+	frozenAt: env.JOURNEY_CLOCK ? Number(env.JOURNEY_CLOCK) : undefined,
+});
+const nextTotpCode = async () => secret(await totp.next());
+const wrongTotpCode = () => totp.wrong();
 
 // --- the journey --------------------------------------------------------------
 

@@ -20,10 +20,11 @@
 // Prints one PASS/FAIL line per step and exits 1 when any fails. Tokens, passwords
 // and codes are never printed: every line goes through scrub().
 
-import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+
+import { totpCodes } from '../totp.mjs';
 
 const env = process.env;
 const base = (env.CONSOLE_URL ?? '').replace(/\/+$/, '');
@@ -122,54 +123,16 @@ async function step(name, run) {
   }
 }
 
-// --- TOTP (RFC 6238: SHA-1, 6 digits, 30 s), as tests/clients/journey.mjs -----
+// --- TOTP ------------------------------------------------------------------------
 
-function base32Decode(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const char of text.replace(/=+$/, '').toUpperCase()) {
-    const index = alphabet.indexOf(char);
-    check(index >= 0, 'CONSOLE_ADMIN_TOTP_SECRET is not base32');
-    bits += index.toString(2).padStart(5, '0');
-  }
-  return Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
-}
-const totpKey = base32Decode(admin.secret);
-const skew = Number(env.CONSOLE_TOTP_SKEW ?? 1);
-const serverNow = () => (env.CONSOLE_CLOCK ? Number(env.CONSOLE_CLOCK) : Date.now() / 1000);
-
-function codeForStep(stepNumber) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(stepNumber));
-  const mac = createHmac('sha1', totpKey).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
-
-// A code once accepted is refused afterwards, so each code comes from a later
-// step than the last; on a frozen clock the accepted window is the limit.
-let lastStep = -Infinity;
-async function nextTotpCode() {
-  for (;;) {
-    const now = Math.floor(serverNow() / 30);
-    const s = Math.max(lastStep + 1, now - skew);
-    if (s <= now + skew) {
-      lastStep = s;
-      return secret(codeForStep(s));
-    }
-    check(!env.CONSOLE_CLOCK, 'out of TOTP steps on a frozen clock');
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
-function wrongTotpCode() {
-  const now = Math.floor(serverNow() / 30);
-  const valid = new Set();
-  for (let s = now - skew - 1; s <= now + skew + 1; s += 1) valid.add(codeForStep(s));
-  let n = 0;
-  while (valid.has(String(n).padStart(6, '0'))) n += 1;
-  return String(n).padStart(6, '0');
-}
+const totp = totpCodes({
+  secret: admin.secret,
+  name: 'CONSOLE_ADMIN_TOTP_SECRET',
+  skew: Number(env.CONSOLE_TOTP_SKEW ?? 1),
+  frozenAt: env.CONSOLE_CLOCK ? Number(env.CONSOLE_CLOCK) : undefined,
+});
+const nextTotpCode = async () => secret(await totp.next());
+const wrongTotpCode = () => totp.wrong();
 
 // --- the browser -----------------------------------------------------------------
 

@@ -2,11 +2,10 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::Command,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use sessions_testkit::{Backend, TestApp, npm_ci_when_stale, require_node, run_with_timeout};
+use sessions_testkit::{Backend, TestApp, npm_ci_when_stale, require_node, run_node_script};
 
 const USER: &str = "journey-user";
 const PASSWORD: &str = "journey user's pw";
@@ -62,26 +61,13 @@ async fn client_journey() {
             app.config.two_factor.totp_skew_steps.to_string(),
         ),
     ];
-    let dir = clients_dir();
-    let started = Instant::now();
-    let output = tokio::task::spawn_blocking(move || {
-        let mut journey = Command::new("node");
-        journey.arg("journey.mjs").current_dir(&dir);
-        for (name, value) in env {
-            journey.env(name, value);
-        }
-        run_with_timeout(journey, JOURNEY_TIMEOUT)
-    })
-    .await
-    .unwrap();
-    // The script never prints a token, password or code.
-    print!("{}", String::from_utf8_lossy(&output.stdout));
-    eprint!("{}", String::from_utf8_lossy(&output.stderr));
-    println!("journey took {:.1?}", started.elapsed());
-    assert!(
-        output.status.success(),
-        "the client journey failed ({}); its FAIL lines above name each step and the requests sent",
-        output.status
-    );
+    run_node_script(
+        clients_dir(),
+        "journey.mjs",
+        env,
+        JOURNEY_TIMEOUT,
+        "the client journey",
+    )
+    .await;
     app.stop().await;
 }

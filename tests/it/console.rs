@@ -4,12 +4,12 @@
 use std::{
     path::{Path, PathBuf},
     process::Command,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use serde_json::json;
 use sessions_proto::v1::CreateSessionRequest;
-use sessions_testkit::{Backend, TestApp, npm_ci_when_stale, read, require_node, run_with_timeout};
+use sessions_testkit::{Backend, TestApp, npm_ci_when_stale, read, require_node, run_node_script};
 
 const USER: &str = "console-user";
 const PASSWORD: &str = "console user's pw";
@@ -135,27 +135,14 @@ async fn console_in_chromium() {
         ("CONSOLE_MARKUP_TOTAL", SESSIONS_PER_SEED_USER.to_string()),
         ("CONSOLE_SCREENSHOTS", screenshots.display().to_string()),
     ];
-    let dir = console_dir();
-    let started = Instant::now();
-    let output = tokio::task::spawn_blocking(move || {
-        let mut script = Command::new("node");
-        script.arg("console.mjs").current_dir(&dir);
-        for (name, value) in env {
-            script.env(name, value);
-        }
-        run_with_timeout(script, CONSOLE_TIMEOUT)
-    })
-    .await
-    .unwrap();
-    // The script never prints a token, password or code.
-    print!("{}", String::from_utf8_lossy(&output.stdout));
-    eprint!("{}", String::from_utf8_lossy(&output.stderr));
-    println!("console test took {:.1?}", started.elapsed());
-    assert!(
-        output.status.success(),
-        "the console test failed ({}); its FAIL lines above name each step",
-        output.status
-    );
+    run_node_script(
+        console_dir(),
+        "console.mjs",
+        env,
+        CONSOLE_TIMEOUT,
+        "the console test",
+    )
+    .await;
     app.stop().await;
 }
 

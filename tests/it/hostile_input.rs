@@ -7,7 +7,7 @@ use sessions_proto::v1::{
     ListSessionsRequest, LoginRequest, SendEmailCodeRequest,
     sessions_service_client::SessionsServiceClient,
 };
-use sessions_testkit::{Backend, TestApp, read};
+use sessions_testkit::{Backend, TestApp};
 use tonic::{Code, Request};
 
 use crate::binary::Sessionsd;
@@ -67,14 +67,11 @@ async fn grpc_parameters_meet_the_rest_bounds(backend: Backend) {
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(rendered_body(&status), too_long());
-    let rest = app
-        .http
-        .post(app.url("/api/v1/login"))
-        .json(&json!({"user": long, "password": "pw"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(read(rest).await, (400, too_long()));
+    assert_eq!(
+        app.post_tokenless("/api/v1/login", &json!({"user": long, "password": "pw"}))
+            .await,
+        (400, too_long())
+    );
 
     // The tokenless e-mail code route, before any lookup.
     let status = grpc
@@ -85,14 +82,14 @@ async fn grpc_parameters_meet_the_rest_bounds(backend: Backend) {
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(rendered_body(&status), too_long());
-    let rest = app
-        .http
-        .post(app.url("/api/v1/users.2fa.sendEmailCode"))
-        .json(&json!({ "emailOrUsername": long }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(read(rest).await, (400, too_long()));
+    assert_eq!(
+        app.post_tokenless(
+            "/api/v1/users.2fa.sendEmailCode",
+            &json!({ "emailOrUsername": long })
+        )
+        .await,
+        (400, too_long())
+    );
 
     // A message over the transport cap (the REST body limit) is not decoded.
     let status = grpc

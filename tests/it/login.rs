@@ -1,18 +1,10 @@
 //! `POST /api/v1/login` and `POST /api/v1/logout`.
 
 use serde_json::{Value, json};
-use sessions_testkit::{Backend, TestApp, read};
+use sessions_testkit::{Backend, TestApp};
 
 async fn post_login(app: &TestApp, body: Value) -> (u16, Value) {
-    read(
-        app.http
-            .post(app.url("/api/v1/login"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    app.post_tokenless("/api/v1/login", &body).await
 }
 
 on_both_databases!(

@@ -1,6 +1,7 @@
 // "Device management": every user's sessions for admins, with search, sorting, details, forced log-out and the 2FA prompt.
 import * as api from './api.js';
 import { el, fill, time, deviceName, deviceKind, deviceType, osName, deviceSummary, range, modal, confirmStep, DASH } from './dom.js';
+import { pagedList } from './paged.js';
 
 const COLUMNS = [
   ['Name', '_user.name'],
@@ -15,7 +16,7 @@ const PAGE_SIZES = [5, 10, 25, 50, 100];
 const SEARCH_DELAY_MS = 400;
 
 export function render(root, ctx) {
-  const state = { offset: 0, count: 25, key: 'loginAt', dir: -1, filter: '', seq: 0, timer: 0 };
+  const state = { offset: 0, count: 25, key: 'loginAt', dir: -1, filter: '', timer: 0 };
 
   const search = el('input', { id: 'admin-search', type: 'search', name: 'filter', autocomplete: 'off', spellcheck: 'false', autofocus: true,
     'aria-describedby': 'admin-search-hint', oninput: () => {
@@ -47,14 +48,9 @@ export function render(root, ctx) {
     // A timer that outlived the view must not call list.all (and so perhaps a 2FA prompt) elsewhere.
     if (!search.isConnected) return;
     const filter = search.value.trim();
-    if (filter === state.filter && state.seq > 0) return;
+    if (filter === state.filter && started()) return;
     state.filter = filter;
     state.offset = 0;
-    load();
-  }
-
-  function page(direction) {
-    state.offset = Math.max(0, state.offset + direction * state.count);
     load();
   }
 
@@ -65,39 +61,23 @@ export function render(root, ctx) {
     load();
   }
 
-  async function load() {
-    const seq = ++state.seq;
-    list.setAttribute('aria-busy', 'true');
-    try {
-      const answer = await api.get('sessions/list.all', {
-        offset: state.offset,
-        count: state.count,
-        filter: state.filter,
-        sort: JSON.stringify({ [state.key]: state.dir }),
-      });
-      if (seq !== state.seq || !root.isConnected) return;
-      if (answer.sessions.length === 0 && answer.total > 0 && state.offset > 0) {
-        state.offset = Math.max(0, Math.floor((answer.total - 1) / state.count) * state.count);
-        load();
-        return;
-      }
-      ctx.alert(null);
-      show(answer);
-    } catch (error) {
-      if (seq !== state.seq || !root.isConnected || error.status === 401) return;
-      if (error.status === 403) {
-        fill(list, el('p', { class: 'empty' }, 'You do not have permission to manage devices.'));
-        ctx.alert('You do not have permission to manage devices.');
-        ctx.denyAdmin();
-        return;
-      }
-      fill(list, el('p', { class: 'empty' }, 'The sessions could not be loaded.'),
-        el('button', { type: 'button', class: 'secondary', onclick: load }, 'Try again'));
-      ctx.alert(api.explain(error));
-    } finally {
-      if (seq === state.seq) list.setAttribute('aria-busy', 'false');
-    }
-  }
+  const { load, page, started } = pagedList({
+    root, list, state, alert: ctx.alert, failure: 'The sessions could not be loaded.',
+    fetchPage: () => api.get('sessions/list.all', {
+      offset: state.offset,
+      count: state.count,
+      filter: state.filter,
+      sort: JSON.stringify({ [state.key]: state.dir }),
+    }),
+    show: (answer) => { ctx.alert(null); show(answer); },
+    onError: (error) => {
+      if (error.status !== 403) return false;
+      fill(list, el('p', { class: 'empty' }, 'You do not have permission to manage devices.'));
+      ctx.alert('You do not have permission to manage devices.');
+      ctx.denyAdmin();
+      return true;
+    },
+  });
 
   function show({ sessions, total, offset }) {
     fill(rangeText, range(offset, sessions.length, total));

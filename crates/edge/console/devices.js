@@ -1,6 +1,7 @@
 // "My devices": the caller's active sessions, with log-out of one device or of all the others.
 import * as api from './api.js';
 import { el, fill, time, deviceName, deviceKind, osName, deviceSummary, range, confirmStep, DASH } from './dom.js';
+import { pagedList } from './paged.js';
 
 const SORTS = [
   ['Newest sign-in first', { loginAt: -1 }],
@@ -13,7 +14,7 @@ const SORTS = [
 const PAGE_SIZES = [10, 25, 50, 100];
 
 export function render(root, ctx) {
-  const state = { offset: 0, count: 25, sort: 0, seq: 0 };
+  const state = { offset: 0, count: 25, sort: 0 };
 
   const sortSelect = el('select', { id: 'devices-sort', onchange: () => { state.sort = Number(sortSelect.value); state.offset = 0; load(); } },
     SORTS.map(([label], i) => el('option', { value: i }, label)));
@@ -37,37 +38,14 @@ export function render(root, ctx) {
     el('nav', { class: 'pager', 'aria-label': 'Pages of devices' }, prev, rangeText, next),
   );
 
-  function page(direction) {
-    state.offset = Math.max(0, state.offset + direction * state.count);
-    load();
-  }
-
-  async function load() {
-    const seq = ++state.seq;
-    list.setAttribute('aria-busy', 'true');
-    try {
-      const answer = await api.get('sessions/list', {
-        offset: state.offset,
-        count: state.count,
-        sort: JSON.stringify(SORTS[state.sort][1]),
-      });
-      if (seq !== state.seq || !root.isConnected) return;
-      // A page emptied by log-outs steps back instead of showing nothing.
-      if (answer.sessions.length === 0 && answer.total > 0 && state.offset > 0) {
-        state.offset = Math.max(0, Math.floor((answer.total - 1) / state.count) * state.count);
-        load();
-        return;
-      }
-      show(answer);
-    } catch (error) {
-      if (seq !== state.seq || !root.isConnected || error.status === 401) return;
-      fill(list, el('p', { class: 'empty' }, 'The devices could not be loaded.'),
-        el('button', { type: 'button', class: 'secondary', onclick: load }, 'Try again'));
-      ctx.alert(api.explain(error));
-    } finally {
-      if (seq === state.seq) list.setAttribute('aria-busy', 'false');
-    }
-  }
+  const { load, page } = pagedList({
+    root, list, state, show, alert: ctx.alert, failure: 'The devices could not be loaded.',
+    fetchPage: () => api.get('sessions/list', {
+      offset: state.offset,
+      count: state.count,
+      sort: JSON.stringify(SORTS[state.sort][1]),
+    }),
+  });
 
   function show({ sessions, total, offset }) {
     fill(rangeText, range(offset, sessions.length, total));

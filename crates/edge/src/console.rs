@@ -48,6 +48,7 @@ const ASSETS: &[Asset] = &[
     asset!("signin.js", "text/javascript; charset=utf-8"),
     asset!("devices.js", "text/javascript; charset=utf-8"),
     asset!("admin.js", "text/javascript; charset=utf-8"),
+    asset!("paged.js", "text/javascript; charset=utf-8"),
 ];
 
 /// Whether `path` belongs to the console (with or without its slash).

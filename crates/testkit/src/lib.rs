@@ -26,7 +26,7 @@ use tonic::{
 
 pub use clock::ManualClock;
 pub use database::{Backend, TestDatabase, postgres_admin_url};
-pub use node::{npm_ci_when_stale, require_node, run_with_timeout};
+pub use node::{npm_ci_when_stale, require_node, run_node_script, run_with_timeout};
 pub use outbox::OutboxRow;
 pub use smtp::{Address, Auth, Envelope, ReceivedMail, Reply, SinkOptions, SmtpSink};
 
@@ -354,6 +354,12 @@ impl TestApp {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
+        read(request.send().await.expect("post")).await
+    }
+
+    /// A POST of a JSON body with no token (`login`, `sendEmailCode`).
+    pub async fn post_tokenless(&self, path: &str, body: &Value) -> (u16, Value) {
+        let request = self.http.post(self.url(path)).json(body);
         read(request.send().await.expect("post")).await
     }
 }

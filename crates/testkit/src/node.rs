@@ -1,4 +1,4 @@
-//! Node.js for the tests: checks `node` is there, runs `npm ci` in a pinned npm project when its install is stale, and runs commands with a deadline.
+//! Node.js for the tests: checks `node` is there, runs `npm ci` in a pinned npm project when its install is stale, and runs commands and scripts with a deadline.
 
 use std::{
     collections::BTreeMap,
@@ -118,6 +118,35 @@ pub fn run_with_timeout(mut command: Command, timeout: Duration) -> Output {
         panic!("{command:?} did not finish within {timeout:?}");
     }
     output
+}
+
+/// Runs `node <script>` in `dir` with `env` on a blocking thread, echoes what
+/// it printed and fails the test unless it exited 0. The scripts print one
+/// PASS or FAIL line per step and never a token, password or code, so their
+/// output is safe to show; `what` names the script in the failure.
+pub async fn run_node_script(
+    dir: PathBuf,
+    script: &'static str,
+    env: Vec<(&'static str, String)>,
+    timeout: Duration,
+    what: &'static str,
+) {
+    let started = Instant::now();
+    let output = tokio::task::spawn_blocking(move || {
+        let mut node = Command::new("node");
+        node.arg(script).current_dir(&dir).envs(env);
+        run_with_timeout(node, timeout)
+    })
+    .await
+    .expect("the script's thread");
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    println!("{what} took {:.1?}", started.elapsed());
+    assert!(
+        output.status.success(),
+        "{what} failed ({}); its FAIL lines above name each step",
+        output.status
+    );
 }
 
 fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
