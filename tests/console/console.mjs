@@ -240,7 +240,7 @@ await step('1 page headers (CSP, X-Frame-Options) and first load', async () => {
   check(csp.includes("script-src 'self'") && !csp.includes('unsafe-'), `Content-Security-Policy is not strict: ${show(csp)}`);
   check((response.headers.get('x-frame-options') ?? '').toUpperCase() === 'DENY', `X-Frame-Options ${show(response.headers.get('x-frame-options'))}`);
   check((response.headers.get('content-type') ?? '').startsWith('text/html'), `content-type ${response.headers.get('content-type')}`);
-  for (const asset of ['app.js', 'api.js', 'dom.js', 'signin.js', 'devices.js', 'admin.js']) {
+  for (const asset of ['app.js', 'api.js', 'dom.js', 'paged.js', 'signin.js', 'devices.js', 'admin.js']) {
     const js = await fetch(`${pageUrl}${asset}`);
     check(js.status === 200 && /javascript/.test(js.headers.get('content-type') ?? ''), `${asset}: ${js.status} ${js.headers.get('content-type')}`);
     // Server values must never become markup: no module may write HTML.

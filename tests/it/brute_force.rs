@@ -254,18 +254,8 @@ async fn a_burst_of_wrong_codes_evaluates_at_most_the_limit(backend: Backend) {
     );
 
     // At login: 40 right passwords with wrong codes at once, 5 codes evaluated.
-    let answers = join_all((0..40).map(|_| async {
-        read(
-            app.http
-                .post(app.url("/api/v1/login"))
-                .json(&json!({"user": "tina", "password": "pw", "code": far}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
-    }))
-    .await;
+    let attempt = json!({"user": "tina", "password": "pw", "code": far});
+    let answers = join_all((0..40).map(|_| app.post_tokenless("/api/v1/login", &attempt))).await;
     let counts = tally(answers);
     let statuses: Vec<(&str, usize)> = counts
         .iter()
@@ -369,15 +359,8 @@ async fn wrong_codes_with_a_stolen_token_do_not_lock_the_owner_out_of_login(back
     let login_with = |code: String| {
         let app = &app;
         async move {
-            let (status, body) = read(
-                app.http
-                    .post(app.url("/api/v1/login"))
-                    .json(&json!({"user": "admin", "password": "pw", "code": code}))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await;
+            let attempt = json!({"user": "admin", "password": "pw", "code": code});
+            let (status, body) = app.post_tokenless("/api/v1/login", &attempt).await;
             (status, body["error"].clone())
         }
     };

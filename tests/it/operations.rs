@@ -26,9 +26,10 @@ async fn health_and_metrics_are_served(backend: Backend) {
         .await,
         (200, json!({"status": "ok"}))
     );
+    app.until_token_cache_trusted().await;
     assert_eq!(
         read(app.http.get(app.admin_url("/readyz")).send().await.unwrap()).await,
-        (200, json!({"status": "ready"}))
+        (200, json!({"status": "ready", "tokenCache": "trusted"}))
     );
     let mut health = HealthClient::new(app.channel().await);
     for service in [
@@ -101,6 +102,16 @@ async fn shutdown_drains_event_streams(backend: Backend) {
 }
 
 /// Readiness reports a database that went away, while liveness stays green.
+/// With the cache off, readiness says so (and is still ready).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_says_when_the_token_cache_is_off() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.token_cache.enabled = false).await;
+    assert_eq!(
+        read(app.http.get(app.admin_url("/readyz")).send().await.unwrap()).await,
+        (200, json!({"status": "ready", "tokenCache": "off"}))
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_fails_when_the_database_is_gone() {
     let app = TestApp::spawn_with(Backend::Postgres, |c| c.database.timeout_ms = 500).await;
@@ -139,15 +150,9 @@ async fn readiness_fails_when_the_database_is_gone() {
     );
     // Requests fail fast with the documented 503 body.
     let started = std::time::Instant::now();
-    let (status, body) = read(
-        app.http
-            .post(app.url("/api/v1/login"))
-            .json(&json!({"user": "a", "password": "b"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .post_tokenless("/api/v1/login", &json!({"user": "a", "password": "b"}))
+        .await;
     assert_eq!(
         (status, body),
         (

@@ -40,14 +40,8 @@ async fn pass_two_factor(app: &TestApp, who: &LoggedIn, password: &str) {
 }
 
 async fn login_status(app: &TestApp, password: &str) -> u16 {
-    app.http
-        .post(app.url("/api/v1/login"))
-        .json(&json!({"user": "boss", "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    let body = json!({"user": "boss", "password": password});
+    app.post_tokenless("/api/v1/login", &body).await.0
 }
 
 on_both_databases!(

@@ -216,10 +216,21 @@ async fn the_code_numbers_are_configuration(backend: Backend) {
     app.clock.advance(chrono::Duration::seconds(31));
     assert_eq!(ask_rod().await, success());
     assert_eq!(queued().await, 2);
-    // Two minutes after it was issued the code no longer logs in.
-    app.clock.advance(chrono::Duration::seconds(60));
-    let (status, body) =
-        post_login(&app, json!({"user": "rod", "password": "pw", "code": code})).await;
+    // One second short of its two minutes the code still logs in.
+    app.clock.advance(chrono::Duration::seconds(57));
+    app.login_with_code("rod", "pw", &code).await;
+
+    // An hour on the cap is free again: a fresh code, dead at two minutes.
+    app.clock.advance(chrono::Duration::seconds(3600));
+    assert_eq!(ask_rod().await, success());
+    assert_eq!(queued().await, 3);
+    let fresh = code_in(&sink.wait_for(3, WAIT).await[2], "rod@example.org");
+    app.clock.advance(chrono::Duration::seconds(120));
+    let (status, body) = post_login(
+        &app,
+        json!({"user": "rod", "password": "pw", "code": fresh}),
+    )
+    .await;
     assert_eq!(
         (status, body["error"].clone()),
         (401, json!("totp-invalid"))

@@ -6,7 +6,7 @@ use sessions_proto::v1::{
     ListUsersRequest, RegenerateBackupCodesRequest, SetPasswordRequest, UpsertUserRequest,
 };
 use sessions_service::secrets::password_digest;
-use sessions_testkit::{Backend, TestApp, read};
+use sessions_testkit::{Backend, TestApp};
 use tonic::Code;
 
 on_both_databases!(
@@ -45,16 +45,7 @@ async fn totp_secrets_are_sealed_at_rest(backend: Backend) {
 }
 
 async fn login_status(app: &TestApp, body: serde_json::Value) -> u16 {
-    read(
-        app.http
-            .post(app.url("/api/v1/login"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .0
+    app.post_tokenless("/api/v1/login", &body).await.0
 }
 
 async fn users_are_managed_through_the_internal_api(backend: Backend) {

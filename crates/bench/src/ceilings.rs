@@ -200,9 +200,10 @@ impl BarePool {
     }
 }
 
-/// What a listing asks the database, written by hand: its page (the session
-/// columns and the owner's name and username, newest login first) and the
-/// count of all matching active sessions, the store's two statements.
+/// What a listing asks the database, written by hand: its page (the columns
+/// its answer shows, the owner's name and username, newest login first) and
+/// the count of all matching active sessions, as two statements (the store
+/// counts a user's own listing beside its page in one).
 #[derive(Debug, Clone)]
 pub enum Listing {
     /// `sessions/list`: one user's sessions.

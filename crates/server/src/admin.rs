@@ -64,7 +64,11 @@ async fn alive() -> impl IntoResponse {
     (StatusCode::OK, axum::Json(json!({"status": "ok"})))
 }
 
-/// Ready when the database answers and no migration is pending.
+/// Ready when the database answers and no migration is pending. The body
+/// also says whether token checks answer from memory right now (`tokenCache`:
+/// `trusted`, `untrusted` while its notifications are not heard, `off`): an
+/// untrusted cache only sends every check to the database, so it does not make
+/// the replica unready.
 async fn ready(State(state): State<AdminState>) -> impl IntoResponse {
     let check = async {
         state
@@ -84,7 +88,17 @@ async fn ready(State(state): State<AdminState>) -> impl IntoResponse {
         }
     };
     match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok(())) => (StatusCode::OK, axum::Json(json!({"status": "ready"}))),
+        Ok(Ok(())) => {
+            let token_cache = match state.store.token_cache_trusted() {
+                Some(true) => "trusted",
+                Some(false) => "untrusted",
+                None => "off",
+            };
+            (
+                StatusCode::OK,
+                axum::Json(json!({"status": "ready", "tokenCache": token_cache})),
+            )
+        }
         Ok(Err(reason)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(json!({"status": "unavailable", "reason": reason})),

@@ -267,21 +267,15 @@ impl SessionService {
     fn code_mail(&self, user: &User, address: &str, code: &str) -> OutboundMail {
         let config = &self.config().mail;
         let id = uuid::Uuid::new_v4().simple().to_string();
-        // Rounded up: a lifetime of part of a minute is never "0 minutes".
-        let minutes = self
-            .config()
-            .two_factor
-            .email_code_lifetime
-            .as_secs()
-            .div_ceil(60);
+        let expires_in = whole_minutes(self.config().two_factor.email_code_lifetime);
         let text_body = format!(
-            "Here is your authentication code:\n\n{code}\n\nIt expires in {minutes} minutes. \
+            "Here is your authentication code:\n\n{code}\n\nIt expires in {expires_in}. \
              Do not provide this code to anyone.\nIf you did not try to log in to your \
              account, please ignore this e-mail."
         );
         let html_body = format!(
-            "<p>Here is your authentication code:</p><h2>{code}</h2><p>It expires in {minutes} \
-             minutes. Do not provide this code to anyone.</p><p>If you did not try to log in \
+            "<p>Here is your authentication code:</p><h2>{code}</h2><p>It expires in {expires_in}. \
+             Do not provide this code to anyone.</p><p>If you did not try to log in \
              to your account, please ignore this e-mail.</p>"
         );
         OutboundMail {
@@ -417,4 +411,28 @@ fn available(enabled: &[Method]) -> Vec<String> {
 
 fn chrono_of(duration: std::time::Duration) -> Duration {
     Duration::from_std(duration).unwrap_or_else(|_| Duration::zero())
+}
+
+/// A code's lifetime as the mail says it: whole minutes, rounded down (a
+/// user told it lasts less is never surprised; configuration keeps it at one
+/// minute or more).
+fn whole_minutes(lifetime: std::time::Duration) -> String {
+    match (lifetime.as_secs() / 60).max(1) {
+        1 => "1 minute".to_owned(),
+        n => format!("{n} minutes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::whole_minutes;
+
+    #[test]
+    fn a_lifetime_is_said_in_whole_minutes() {
+        assert_eq!(whole_minutes(Duration::from_secs(60)), "1 minute");
+        assert_eq!(whole_minutes(Duration::from_secs(119)), "1 minute");
+        assert_eq!(whole_minutes(Duration::from_secs(600)), "10 minutes");
+    }
 }

@@ -139,9 +139,10 @@ impl Store {
         self
     }
 
-    /// Whether token checks may answer from memory right now.
-    pub fn token_cache_trusted(&self) -> bool {
-        self.token_cache.as_ref().is_some_and(|c| c.is_trusted())
+    /// Whether token checks may answer from memory right now; `None` when
+    /// this store keeps no token cache.
+    pub fn token_cache_trusted(&self) -> Option<bool> {
+        self.token_cache.as_ref().map(|c| c.is_trusted())
     }
 
     /// What a user's token checks answered has changed (called after the

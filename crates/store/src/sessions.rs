@@ -34,42 +34,47 @@ fn with_user(row: sessions::Model, user: Option<users::Model>) -> SessionWithUse
     }
 }
 
-/// The prebuilt lookups of one session: both columns are unique, so each
+/// The column one session is looked up by; both are unique, so a lookup
 /// answers at most one row.
 #[derive(Clone, Copy)]
-enum Lookup {
-    /// By token hash, owner joined: the token check, on every request of
-    /// the platform.
-    TokenHashWithOwner,
-    /// By session id, owner joined: `sessions/info.admin`.
-    SessionIdWithOwner,
-    /// By session id alone: `sessions/info`, the logouts by session id and
-    /// activity, which need no owner (one index lookup, not two).
+enum SessionKey {
+    /// The token check, on every request of the platform.
+    TokenHash,
+    /// `sessions/info` (alone) and `info.admin` (with the owner), the
+    /// logouts by session id, activity.
     SessionId,
 }
 
-/// A lookup's SQL, built once per lookup and backend: sea-query would
+/// The owner joined, or the session's row alone (one index lookup, not two).
+#[derive(Clone, Copy)]
+enum Owner {
+    Joined,
+    Omitted,
+}
+
+/// A lookup's SQL, built once per key, shape and backend: sea-query would
 /// otherwise build the same statement on every call.
-fn lookup_sql(backend: DbBackend, lookup: Lookup) -> String {
-    static BUILT: [[OnceLock<String>; 3]; 2] = [
-        [OnceLock::new(), OnceLock::new(), OnceLock::new()],
-        [OnceLock::new(), OnceLock::new(), OnceLock::new()],
+fn lookup_sql(backend: DbBackend, key: SessionKey, owner: Owner) -> String {
+    static BUILT: [[[OnceLock<String>; 2]; 2]; 2] = [
+        [
+            [OnceLock::new(), OnceLock::new()],
+            [OnceLock::new(), OnceLock::new()],
+        ],
+        [
+            [OnceLock::new(), OnceLock::new()],
+            [OnceLock::new(), OnceLock::new()],
+        ],
     ];
-    BUILT[usize::from(backend == DbBackend::Postgres)][lookup as usize]
+    let column = match key {
+        SessionKey::TokenHash => sessions::Column::LoginTokenHash,
+        SessionKey::SessionId => sessions::Column::SessionId,
+    };
+    BUILT[usize::from(backend == DbBackend::Postgres)][key as usize][owner as usize]
         .get_or_init(|| {
-            let find = sessions::Entity::find();
-            match lookup {
-                Lookup::TokenHashWithOwner => find
-                    .filter(sessions::Column::LoginTokenHash.eq(""))
-                    .find_also_related(users::Entity)
-                    .build(backend),
-                Lookup::SessionIdWithOwner => find
-                    .filter(sessions::Column::SessionId.eq(""))
-                    .find_also_related(users::Entity)
-                    .build(backend),
-                Lookup::SessionId => find
-                    .filter(sessions::Column::SessionId.eq(""))
-                    .build(backend),
+            let find = sessions::Entity::find().filter(column.eq(""));
+            match owner {
+                Owner::Joined => find.find_also_related(users::Entity).build(backend),
+                Owner::Omitted => find.build(backend),
             }
             .sql
         })
@@ -77,15 +82,16 @@ fn lookup_sql(backend: DbBackend, lookup: Lookup) -> String {
 }
 
 impl Store {
-    /// The one row of `lookup` for `value`, if any.
+    /// The one row of the lookup by `key` = `value`, if any.
     async fn lookup_row(
         &self,
-        lookup: Lookup,
+        key: SessionKey,
+        owner: Owner,
         value: &str,
     ) -> DomainResult<Option<sea_orm::QueryResult>> {
         let backend = self.db.get_database_backend();
-        let statement =
-            Statement::from_sql_and_values(backend, lookup_sql(backend, lookup), [value.into()]);
+        let sql = lookup_sql(backend, key, owner);
+        let statement = Statement::from_sql_and_values(backend, sql, [value.into()]);
         self.db.query_one_raw(statement).await.map_err(map_db_error)
     }
 
@@ -93,10 +99,10 @@ impl Store {
     /// row that fails to decode is an error, not a stranger.
     async fn session_with_owner(
         &self,
-        lookup: Lookup,
+        key: SessionKey,
         value: &str,
     ) -> DomainResult<Option<(sessions::Model, Option<users::Model>)>> {
-        let Some(row) = self.lookup_row(lookup, value).await? else {
+        let Some(row) = self.lookup_row(key, Owner::Joined, value).await? else {
             return Ok(None);
         };
         let session =
@@ -158,7 +164,7 @@ impl SessionRepository for Store {
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn find_login(&self, token_hash: &str) -> DomainResult<Option<(Session, User)>> {
         let found = self
-            .session_with_owner(Lookup::TokenHashWithOwner, token_hash)
+            .session_with_owner(SessionKey::TokenHash, token_hash)
             .await?;
         Ok(found.and_then(|(session, user)| {
             user.map(|user| (session_from_row(session), user_from_row(user)))
@@ -197,14 +203,17 @@ impl SessionRepository for Store {
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn find_session(&self, session_id: &str) -> DomainResult<Option<SessionWithUser>> {
         let found = self
-            .session_with_owner(Lookup::SessionIdWithOwner, session_id)
+            .session_with_owner(SessionKey::SessionId, session_id)
             .await?;
         Ok(found.map(|(session, user)| with_user(session, user)))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn find_session_without_owner(&self, session_id: &str) -> DomainResult<Option<Session>> {
-        let Some(row) = self.lookup_row(Lookup::SessionId, session_id).await? else {
+        let Some(row) = self
+            .lookup_row(SessionKey::SessionId, Owner::Omitted, session_id)
+            .await?
+        else {
             return Ok(None);
         };
         let session = sessions::Model::from_query_result(&row, "").map_err(map_db_error)?;

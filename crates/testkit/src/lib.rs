@@ -324,6 +324,27 @@ impl TestApp {
             .session_id
     }
 
+    /// Waits until the server answers token checks from memory (`/readyz`
+    /// says its cache is trusted): until its notification feed is up, what it
+    /// keeps is cleared when the feed starts. Panics after 10 s.
+    pub async fn until_token_cache_trusted(&self) {
+        let started = std::time::Instant::now();
+        loop {
+            let response = self.http.get(self.admin_url("/readyz")).send().await;
+            if let Ok(response) = response {
+                let (_, body) = read(response).await;
+                if body["tokenCache"] == "trusted" {
+                    return;
+                }
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "the token cache was never trusted"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// A GET as `who`, with extra headers; answers status and JSON body.
     pub async fn get(&self, path: &str, who: &LoggedIn, headers: &[(&str, &str)]) -> (u16, Value) {
         let mut request = self

@@ -48,6 +48,21 @@ async fn a_session_is_stored_with_its_event(backend: Backend) {
         })
     );
     assert_eq!(store.find_session("SESSIONAAAAAAAAA2").await.unwrap(), None);
+    // Without the owner: the same session, two-factor trust and all.
+    assert_eq!(
+        store
+            .find_session_without_owner("SESSIONAAAAAAAAA1")
+            .await
+            .unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store
+            .find_session_without_owner("SESSIONAAAAAAAAA2")
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(
         all_events(&store).await,
         vec![event(EventKind::Created, &first, 0, None)]
