@@ -54,3 +54,15 @@ export function totpCodes({ secret, name, skew = 1, frozenAt }) {
 
   return { next, wrong };
 }
+
+// The codes of a script's admin as its test hands them over: `${prefix}_ADMIN_TOTP_SECRET`, `${prefix}_TOTP_SKEW`
+// and, when the server's clock stands still, `${prefix}_CLOCK` (seconds).
+export function totpCodesFromEnv(env, prefix) {
+  const clock = env[`${prefix}_CLOCK`];
+  return totpCodes({
+    secret: env[`${prefix}_ADMIN_TOTP_SECRET`],
+    name: `${prefix}_ADMIN_TOTP_SECRET`,
+    skew: Number(env[`${prefix}_TOTP_SKEW`] ?? 1),
+    frozenAt: clock ? Number(clock) : undefined,
+  });
+}

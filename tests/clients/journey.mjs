@@ -22,7 +22,7 @@
 import { createHash } from 'node:crypto';
 import { createRequire, register } from 'node:module';
 
-import { totpCodes } from '../totp.mjs';
+import { totpCodesFromEnv } from '../totp.mjs';
 import { clearTrace, trace } from './request-trace.mjs';
 
 register('./esm-hooks.mjs', import.meta.url);
@@ -218,12 +218,7 @@ async function sessionIdOf(session) {
 
 // --- TOTP ------------------------------------------------------------------------
 
-const totp = totpCodes({
-	secret: admin.secret,
-	name: 'JOURNEY_ADMIN_TOTP_SECRET',
-	skew: Number(env.JOURNEY_TOTP_SKEW ?? 1),
-	frozenAt: env.JOURNEY_CLOCK ? Number(env.JOURNEY_CLOCK) : undefined,
-});
+const totp = totpCodesFromEnv(env, 'JOURNEY');
 const nextTotpCode = async () => secret(await totp.next());
 const wrongTotpCode = () => totp.wrong();
 

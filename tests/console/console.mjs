@@ -24,7 +24,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
-import { totpCodes } from '../totp.mjs';
+import { totpCodesFromEnv } from '../totp.mjs';
 
 const env = process.env;
 const base = (env.CONSOLE_URL ?? '').replace(/\/+$/, '');
@@ -125,12 +125,7 @@ async function step(name, run) {
 
 // --- TOTP ------------------------------------------------------------------------
 
-const totp = totpCodes({
-  secret: admin.secret,
-  name: 'CONSOLE_ADMIN_TOTP_SECRET',
-  skew: Number(env.CONSOLE_TOTP_SKEW ?? 1),
-  frozenAt: env.CONSOLE_CLOCK ? Number(env.CONSOLE_CLOCK) : undefined,
-});
+const totp = totpCodesFromEnv(env, 'CONSOLE');
 const nextTotpCode = async () => secret(await totp.next());
 const wrongTotpCode = () => totp.wrong();
 

@@ -232,8 +232,17 @@ async fn the_code_numbers_are_configuration(backend: Backend) {
     )
     .await;
     assert_eq!(
-        (status, body["error"].clone()),
-        (401, json!("totp-invalid"))
+        (status, body),
+        (
+            401,
+            json!({
+                "success": false,
+                "error": "totp-invalid",
+                "status": "error",
+                "details": {"method": "email"},
+                "message": "TOTP Invalid"
+            })
+        )
     );
 }
 
