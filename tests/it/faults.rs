@@ -87,3 +87,34 @@ async fn database_outage_fails_fast_and_recovers() {
     assert_eq!(app.get("/api/v1/sessions/list", &ended, &[]).await.0, 401);
     assert_eq!(app.get("/api/v1/sessions/list", &kept, &[]).await.0, 200);
 }
+
+/// The connections held out of the pool for lookups, and the pool's own, cut
+/// by the database (a restart, a proxy's idle timeout): the first request
+/// after the cut answers, and none of the dead connections lingers to fail a
+/// later one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_lookup_connections_are_replaced() {
+    // Without the cache every request looks its token up in the database.
+    let app = TestApp::spawn_with(Backend::Postgres, |c| c.token_cache.enabled = false).await;
+    let name = app.database.url().rsplit('/').next().unwrap().to_owned();
+    app.create_user("rod", Some("pw"), &["user"]).await;
+    let rod = app.login("rod", "pw").await;
+    let info = format!("/api/v1/sessions/info?sessionId={}", rod.session_id);
+    // Several lookups at once, so several connections are held.
+    let warm = (0..8).map(|_| app.get(&info, &rod, &[]));
+    for (status, _) in futures::future::join_all(warm).await {
+        assert_eq!(status, 200);
+    }
+
+    admin_sql(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    ))
+    .await;
+
+    let (status, body) = app.get(&info, &rod, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["sessionId"], rod.session_id.as_str());
+    for _ in 0..40 {
+        assert_eq!(app.get(&info, &rod, &[]).await.0, 200);
+    }
+}

@@ -10,6 +10,7 @@ use sea_orm::sqlx::{
     postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
 };
+use sessions_store::HeldConnections;
 use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
@@ -81,93 +82,83 @@ pub fn noop_rest(http: reqwest::Client, base: String) -> Op {
     })
 }
 
-/// A bare pool to the benchmark database, sized as the server's.
+/// A bare pool to the benchmark database, sized as the server's, with half
+/// its connections held out of it for the lookup, as the server holds them.
 #[derive(Clone)]
 pub enum BarePool {
-    Postgres(sqlx::PgPool),
-    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool, Arc<HeldConnections<sqlx::Postgres>>),
+    Sqlite(sqlx::SqlitePool, Arc<HeldConnections<sqlx::Sqlite>>),
 }
 
 impl BarePool {
     pub async fn connect(url: &str, size: u32) -> anyhow::Result<Self> {
+        let held = (size / 2).max(1) as usize;
         Ok(if url.starts_with("sqlite:") {
             let options: SqliteConnectOptions = url.parse()?;
             let options = options.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
-            Self::Sqlite(
-                SqlitePoolOptions::new()
-                    .max_connections(size)
-                    .min_connections(size)
-                    .connect_with(options)
-                    .await?,
-            )
+            let pool = SqlitePoolOptions::new()
+                .max_connections(size)
+                .min_connections(size)
+                .test_before_acquire(false)
+                .connect_with(options)
+                .await?;
+            Self::Sqlite(pool.clone(), Arc::new(HeldConnections::new(pool, held)))
         } else {
-            Self::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(size)
-                    .min_connections(size)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect(url)
-                    .await?,
-            )
+            let pool = PgPoolOptions::new()
+                .max_connections(size)
+                .min_connections(size)
+                // As the server's pool: sqlx's default pings every
+                // connection it hands out, a round trip per query the
+                // server does not make, which would lower the ceiling.
+                .test_before_acquire(false)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await?;
+            Self::Postgres(pool.clone(), Arc::new(HeldConnections::new(pool, held)))
         })
     }
 
-    /// The row of a session by token hash, and with `with_user` the user by
-    /// primary key too: the two lookups of a token check.
-    async fn lookup(&self, token_hash: &str, with_user: bool) -> Result<(), String> {
+    /// The row of a session by token hash: one indexed lookup of a whole
+    /// session, what `sessions/info` reads, on a held connection as the
+    /// server's lookups run.
+    async fn lookup(&self, token_hash: &str) -> Result<(), String> {
         const SESSION: &str = "SELECT * FROM sessions WHERE login_token_hash = $1";
-        const USER: &str = "SELECT * FROM users WHERE id = $1";
-        fn user_of<R: Row>(row: Option<R>) -> Result<String, String>
-        where
-            for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-            for<'r> &'r str: sqlx::ColumnIndex<R>,
-        {
-            row.ok_or("no session")?
-                .try_get("user_id")
-                .map_err(|e| e.to_string())
-        }
-        let user_id = match self {
-            Self::Postgres(pool) => user_of(
-                sqlx::query(SESSION)
+        let found = match self {
+            Self::Postgres(_, held) => {
+                let mut checkout = held.checkout().await.map_err(|e| e.to_string())?;
+                let row = sqlx::query(SESSION)
                     .bind(token_hash)
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            ),
-            Self::Sqlite(pool) => user_of(
-                sqlx::query(SESSION)
-                    .bind(token_hash)
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            ),
-        }?;
-        if with_user {
-            match self {
-                Self::Postgres(pool) => sqlx::query(USER)
-                    .bind(&user_id)
-                    .fetch_optional(pool)
-                    .await
-                    .map(|r| r.is_some()),
-                Self::Sqlite(pool) => sqlx::query(USER)
-                    .bind(&user_id)
-                    .fetch_optional(pool)
-                    .await
-                    .map(|r| r.is_some()),
+                    .fetch_optional(checkout.connection())
+                    .await;
+                if row.is_ok() {
+                    checkout.finish();
+                }
+                row.map(|row| row.is_some())
             }
+            Self::Sqlite(_, held) => {
+                let mut checkout = held.checkout().await.map_err(|e| e.to_string())?;
+                let row = sqlx::query(SESSION)
+                    .bind(token_hash)
+                    .fetch_optional(checkout.connection())
+                    .await;
+                if row.is_ok() {
+                    checkout.finish();
+                }
+                row.map(|row| row.is_some())
+            }
+        };
+        found
             .map_err(|e| e.to_string())?
             .then_some(())
-            .ok_or("no user")?;
-        }
-        Ok(())
+            .ok_or_else(|| "no session".to_owned())
     }
 
     /// Active sessions matching `filter` as the spec defines the match, counted
     /// without LIKE so the check does not share the store's query.
     pub async fn count_matching(&self, filter: &str, now_ms: i64) -> anyhow::Result<i64> {
         let (position, placeholder) = match self {
-            Self::Postgres(_) => ("strpos", ("$1", "$2")),
-            Self::Sqlite(_) => ("instr", ("?1", "?2")),
+            Self::Postgres(..) => ("strpos", ("$1", "$2")),
+            Self::Sqlite(..) => ("instr", ("?1", "?2")),
         };
         let (f, now) = placeholder;
         let sql = format!(
@@ -177,13 +168,13 @@ impl BarePool {
         );
         let filter = filter.to_lowercase();
         Ok(match self {
-            Self::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            Self::Postgres(pool, _) => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(&filter)
                 .bind(now_ms)
                 .fetch_one(pool)
                 .await?
                 .try_get("n")?,
-            Self::Sqlite(pool) => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            Self::Sqlite(pool, _) => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(&filter)
                 .bind(now_ms)
                 .fetch_one(pool)
@@ -194,8 +185,12 @@ impl BarePool {
 
     pub async fn close(&self) {
         match self {
-            Self::Postgres(pool) => pool.close().await,
-            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(_, held) => held.release_all(),
+            Self::Sqlite(_, held) => held.release_all(),
+        }
+        match self {
+            Self::Postgres(pool, _) => pool.close().await,
+            Self::Sqlite(pool, _) => pool.close().await,
         }
     }
 }
@@ -259,7 +254,7 @@ impl BarePool {
     /// One listing's page (the columns its answer shows, as the store
     /// selects them) and count; answers the count.
     async fn list(&self, listing: &Listing, now_ms: i64) -> Result<i64, String> {
-        let postgres = matches!(self, Self::Postgres(_));
+        let postgres = matches!(self, Self::Postgres(..));
         let (mut condition, bound) = listing.condition(postgres);
         if !postgres {
             // SQLite numbers `$n` by first appearance; `?n` is the index.
@@ -276,7 +271,7 @@ impl BarePool {
         );
         let error = |e: sqlx::Error| e.to_string();
         match self {
-            Self::Postgres(pool) => {
+            Self::Postgres(pool, _) => {
                 let total: i64 = sqlx::query(sqlx::AssertSqlSafe(count_sql))
                     .bind(&bound)
                     .bind(now_ms)
@@ -293,7 +288,7 @@ impl BarePool {
                     .map_err(error)?;
                 Ok(total)
             }
-            Self::Sqlite(pool) => {
+            Self::Sqlite(pool, _) => {
                 let phrase = listing.phrase();
                 let bind3 = |sql: String| {
                     let query = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -326,14 +321,11 @@ pub fn db_listing(pool: BarePool, listings: Arc<Vec<Listing>>, now_ms: i64) -> O
     })
 }
 
-/// The database ceiling: the token check's lookups through the bare pool.
-pub fn db_lookup(pool: BarePool, token_hashes: Arc<Vec<String>>, with_user: bool) -> Op {
+/// The single-lookup database ceiling through the bare pool.
+pub fn db_lookup(pool: BarePool, token_hashes: Arc<Vec<String>>) -> Op {
     op(move |n| {
         let pool = pool.clone();
         let hashes = token_hashes.clone();
-        async move {
-            pool.lookup(&hashes[n as usize % hashes.len()], with_user)
-                .await
-        }
+        async move { pool.lookup(&hashes[n as usize % hashes.len()]).await }
     })
 }

@@ -1,6 +1,6 @@
 //! One benchmark run: per backend, seed, start the real server, check its
-//! answers, drive each scenario, then the database ceiling; the transport
-//! ceiling once; all into one [`Report`].
+//! answers, then drive each scenario in slices beside slices of its ceilings
+//! (a no-op server, a bare pool), all into one [`Report`].
 
 use std::{sync::Arc, time::Duration};
 
@@ -11,9 +11,10 @@ use sessions_server::{Config, LogFormat};
 use crate::{
     ceilings::{self, BarePool},
     launch::{self, Mode, Running, Target},
-    load::{self, LoadSpec, Op},
+    load::{self, LoadSpec, Measured, Op},
     report::{
-        BackendReport, Bound, DB_CEILING, LIST_ALL_CEILING, LIST_CEILING, Report, Row, Transport,
+        BackendReport, DB_CEILING, DatabaseCeiling, LIST_ALL_CEILING, LIST_CEILING, Report, Row,
+        Transport,
     },
     revocation,
     scenarios::{self, Clients, INTERNAL_TOKEN},
@@ -46,6 +47,9 @@ pub struct Settings {
     pub pool_size: u32,
     /// Seed, report the timings and stop (to inspect the database after).
     pub seed_only: bool,
+    /// Each scenario and its ceilings run in this many slices of
+    /// `duration / rounds`, one per round (see [`measure_plan`]).
+    pub rounds: usize,
 }
 
 impl Settings {
@@ -73,6 +77,7 @@ impl Settings {
             grpc_connections: 4,
             pool_size: 16,
             seed_only: false,
+            rounds: 5,
         }
     }
 
@@ -91,16 +96,14 @@ impl Settings {
             warmup: Duration::from_millis(50),
             rss_concurrency: Some(16),
             postgres_database: "sessions_bench_quick".to_owned(),
+            rounds: 1,
             ..Self::full()
         }
     }
 
-    fn load(&self, concurrency: usize) -> LoadSpec {
-        LoadSpec {
-            concurrency,
-            duration: self.duration,
-            warmup: self.warmup,
-        }
+    /// The most requests in flight of any scenario: the clients' pool size.
+    fn most_concurrency(&self) -> usize {
+        self.concurrency.max(self.rss_concurrency.unwrap_or(0))
     }
 
     pub(crate) fn server_config(&self, url: &str) -> Config {
@@ -150,94 +153,134 @@ async fn measure<T>(server: Option<&Running>, run: impl Future<Output = T>) -> (
     (result, Some(peak as f64 / (1024.0 * 1024.0)))
 }
 
-async fn row(
-    name: &str,
+/// A scenario and the ceilings measured beside it.
+struct Planned {
+    name: &'static str,
     transport: Transport,
-    spec: LoadSpec,
+    concurrency: usize,
     op: Op,
-    server: Option<&Running>,
-) -> Row {
-    eprintln!("bench: {name} at concurrency {}", spec.concurrency);
-    let (result, rss_mb) = measure(server, load::run(spec, op)).await;
-    Row {
-        name: name.to_owned(),
-        transport,
-        concurrency: spec.concurrency,
-        result,
-        rss_mb,
-        bound: Bound::of_scenario(name),
-        vs_transport: None,
-        vs_database: None,
-        vs_bound: None,
-        p99_vs_database: None,
+    /// The no-op server over the same transport at the same concurrency.
+    transport_ceiling: Option<Op>,
+    /// The bare pool running the scenario's queries.
+    database_ceiling: Option<(&'static str, Op)>,
+}
+
+/// What a planned scenario's slices added up to.
+#[derive(Default)]
+struct Tally {
+    scenario: Measured,
+    rss_mb: Option<f64>,
+    transport_ceiling: Measured,
+    database_ceiling: Measured,
+}
+
+/// Measures every planned scenario in `settings.rounds` rounds: in each, every
+/// scenario runs a slice of its time right after a slice of each of its
+/// ceilings. The host's capacity drifts (CPU steal here swings between 0 and
+/// 40% within a minute), so a ceiling measured minutes away from its scenario
+/// says little about the share of it the scenario reached; slices side by
+/// side see the same host.
+async fn measure_plan(settings: &Settings, plan: &[Planned], server: &Running) -> Vec<Row> {
+    let rounds = settings.rounds.max(1);
+    // Each slice warms up in full: a row's last slice ran a round ago, and
+    // what it warmed (the token cache's entries, kept at most a minute;
+    // connections the server closed as idle) may be gone.
+    let slice = |concurrency| LoadSpec {
+        concurrency,
+        duration: settings.duration / rounds as u32,
+        warmup: settings.warmup,
+    };
+    let mut tallies: Vec<Tally> = plan.iter().map(|_| Tally::default()).collect();
+    for round in 1..=rounds {
+        for (planned, tally) in plan.iter().zip(&mut tallies) {
+            let spec = slice(planned.concurrency);
+            eprintln!(
+                "bench: round {round}/{rounds}: {} at concurrency {}",
+                planned.name, planned.concurrency
+            );
+            if let Some(op) = &planned.transport_ceiling {
+                let measured = load::run_slice(spec, op.clone()).await;
+                tally.transport_ceiling.merge(measured);
+            }
+            if let Some((_, op)) = &planned.database_ceiling {
+                let measured = load::run_slice(spec, op.clone()).await;
+                tally.database_ceiling.merge(measured);
+            }
+            let (measured, rss_mb) =
+                measure(Some(server), load::run_slice(spec, planned.op.clone())).await;
+            tally.scenario.merge(measured);
+            tally.rss_mb = match (tally.rss_mb, rss_mb) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
     }
+    plan.iter()
+        .zip(tallies)
+        .map(|(planned, tally)| {
+            Row::new(
+                planned.name,
+                planned.transport,
+                planned.concurrency,
+                tally.scenario.summary(),
+                tally.rss_mb,
+                planned
+                    .transport_ceiling
+                    .as_ref()
+                    .map(|_| tally.transport_ceiling.summary()),
+                planned
+                    .database_ceiling
+                    .as_ref()
+                    .map(|(name, _)| DatabaseCeiling {
+                        name,
+                        result: tally.database_ceiling.summary(),
+                    }),
+            )
+        })
+        .collect()
 }
 
 pub async fn run(settings: &Settings) -> anyhow::Result<Report> {
     let logs = tempfile::tempdir()?;
+    // The no-op server runs beside the real one, idle while the real one is
+    // driven, so each scenario's transport ceiling is measured next to it.
+    let noop = if settings.seed_only {
+        None
+    } else {
+        Some(launch::start(Target::Noop, settings.mode, logs.path()).await?)
+    };
+    let noop_clients = match &noop {
+        Some(noop) => Some(
+            Clients::connect(
+                noop.addr,
+                settings.most_concurrency(),
+                settings.grpc_connections,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let mut report = Report {
         settings: serde_json::to_value(settings)?,
         cpus: std::thread::available_parallelism().map_or(1, usize::from),
-        transport_ceilings: if settings.seed_only {
-            Vec::new()
-        } else {
-            transport_ceilings(settings, logs.path()).await?
-        },
         backends: Vec::new(),
     };
     for backend in &settings.backends {
-        let result = run_backend(settings, *backend, logs.path()).await;
+        let result = run_backend(settings, *backend, noop_clients.as_ref(), logs.path()).await;
         report.backends.push(result.with_context(|| {
             format!("{backend:?} run; server logs in {}", logs.path().display())
         })?);
     }
-    report.compute_ratios();
-    Ok(report)
-}
-
-async fn transport_ceilings(
-    settings: &Settings,
-    logs: &std::path::Path,
-) -> anyhow::Result<Vec<Row>> {
-    let noop = launch::start(Target::Noop, settings.mode, logs).await?;
-    let most = settings
-        .concurrency
-        .max(settings.rss_concurrency.unwrap_or(0));
-    let clients = Clients::connect(noop.addr, most, settings.grpc_connections).await?;
-    // Also at the high concurrency: what the transport and the load
-    // generator alone lose there, beside what the server loses.
-    let concurrencies = std::iter::once(settings.concurrency).chain(settings.rss_concurrency);
-    let mut rows = Vec::new();
-    for concurrency in concurrencies {
-        let spec = settings.load(concurrency);
-        rows.push(
-            row(
-                "ceiling: no-op gRPC (health Check)",
-                Transport::Grpc,
-                spec,
-                ceilings::noop_grpc(clients.channels.clone()),
-                Some(&noop),
-            )
-            .await,
-        );
-        rows.push(
-            row(
-                "ceiling: no-op REST (axum GET)",
-                Transport::Rest,
-                spec,
-                ceilings::noop_rest(clients.http.clone(), clients.base.clone()),
-                Some(&noop),
-            )
-            .await,
-        );
+    if let Some(noop) = noop {
+        noop.stop().await;
     }
-    noop.stop().await;
-    Ok(rows)
+    Ok(report)
 }
 
 async fn run_backend(
     settings: &Settings,
     backend: Backend,
+    noop: Option<&Clients>,
     logs: &std::path::Path,
 ) -> anyhow::Result<BackendReport> {
     let now = now_ms();
@@ -262,7 +305,7 @@ async fn run_backend(
         }
     };
     eprintln!("bench: seeded in {:.1} s", seeded_db.timings.total_secs);
-    if settings.seed_only {
+    let Some(noop) = noop.filter(|_| !settings.seed_only) else {
         return Ok(BackendReport {
             backend: format!("{backend:?}").to_lowercase(),
             seed: seeded_db.timings,
@@ -270,7 +313,7 @@ async fn run_backend(
             rows: Vec::new(),
             revocation_lag: None,
         });
-    }
+    };
     let server = launch::start(
         Target::Server(Box::new(settings.server_config(&seeded_db.url))),
         settings.mode,
@@ -279,7 +322,7 @@ async fn run_backend(
     .await?;
     let startup_to_ready_ms = server.ready_after.as_secs_f64() * 1000.0;
     let pool = BarePool::connect(&seeded_db.url, settings.pool_size).await?;
-    let outcome = drive(settings, &server, &pool, &seeded_db.seeded, now).await;
+    let outcome = drive(settings, &server, noop, &pool, &seeded_db.seeded, now).await;
     // Last: it logs sampled tokens out.
     let lag = match &outcome {
         Ok(_) => {
@@ -327,15 +370,14 @@ async fn revocation_lag(
 async fn drive(
     settings: &Settings,
     server: &Running,
+    noop: &Clients,
     pool: &BarePool,
     seeded: &Seeded,
     now: i64,
 ) -> anyhow::Result<Vec<Row>> {
     let clients = Clients::connect(
         server.addr,
-        settings
-            .concurrency
-            .max(settings.rss_concurrency.unwrap_or(0)),
+        settings.most_concurrency(),
         settings.grpc_connections,
     )
     .await?;
@@ -351,22 +393,62 @@ async fn drive(
             .map(|l| sessions_service::secrets::hash_login_token(&l.token))
             .collect(),
     );
-    let of_users: Vec<_> = seeded
-        .list_users
-        .iter()
-        .map(|l| ceilings::Listing::OfUser {
-            user_id: l.user_id.clone(),
-            count: LIST_USER_SESSIONS as u64,
-        })
-        .collect();
-    let filtered: Vec<_> = seeded
-        .filters
-        .iter()
-        .map(|f| ceilings::Listing::Filtered {
-            filter: f.clone(),
-            count: 50,
-        })
-        .collect();
+    let of_users: Arc<Vec<_>> = Arc::new(
+        seeded
+            .list_users
+            .iter()
+            .map(|l| ceilings::Listing::OfUser {
+                user_id: l.user_id.clone(),
+                count: LIST_USER_SESSIONS as u64,
+            })
+            .collect(),
+    );
+    let filtered: Arc<Vec<_>> = Arc::new(
+        seeded
+            .filters
+            .iter()
+            .map(|f| ceilings::Listing::Filtered {
+                filter: f.clone(),
+                count: 50,
+            })
+            .collect(),
+    );
+    let noop_over = |transport| match transport {
+        Transport::Grpc => ceilings::noop_grpc(noop.channels.clone()),
+        Transport::Rest => ceilings::noop_rest(noop.http.clone(), noop.base.clone()),
+    };
+    let lookup = || {
+        (
+            DB_CEILING,
+            ceilings::db_lookup(pool.clone(), hashes.clone()),
+        )
+    };
+    let list_queries = || {
+        let op = ceilings::db_listing(pool.clone(), of_users.clone(), now);
+        (LIST_CEILING, op)
+    };
+    let list_all_queries = || {
+        let op = ceilings::db_listing(pool.clone(), filtered.clone(), now);
+        (LIST_ALL_CEILING, op)
+    };
+    let planned =
+        |name, transport, concurrency, op, database: Option<(&'static str, Op)>| Planned {
+            name,
+            transport,
+            concurrency,
+            op,
+            transport_ceiling: Some(noop_over(transport)),
+            database_ceiling: database,
+        };
+    // Latency alone: no queue, so no ceiling to share.
+    let alone = |name, op| Planned {
+        name,
+        transport: Transport::Rest,
+        concurrency: 1,
+        op,
+        transport_ceiling: None,
+        database_ceiling: None,
+    };
     const AUTHENTICATE: &str = "Authenticate (internal gRPC, token check)";
     const INFO: &str = "GET /api/v1/sessions/info";
     const LIST: &str = "GET /api/v1/sessions/list (100 sessions)";
@@ -375,53 +457,43 @@ async fn drive(
     let info = || scenarios::info(&clients, sample.clone());
     let list = || scenarios::list(&clients, list_users.clone());
     let list_all = || scenarios::list_all(&clients, seeded.admin.clone(), filters.clone());
-    let spec = settings.load(settings.concurrency);
-    // The listings also run one at a time: their latency without queueing,
-    // which at concurrency 32 dominates p99 (32 in flight / throughput).
-    let alone = settings.load(1);
+    let c = settings.concurrency;
+    // Answered from memory, the token check's bound is its transport alone
+    // (a row without a database ceiling).
     let mut plan = vec![
-        (AUTHENTICATE, Transport::Grpc, spec, authenticate()),
-        (INFO, Transport::Rest, spec, info()),
-        (
+        planned(AUTHENTICATE, Transport::Grpc, c, authenticate(), None),
+        planned(INFO, Transport::Rest, c, info(), Some(lookup())),
+        planned(
             "GetMySession (gRPC)",
             Transport::Grpc,
-            spec,
+            c,
             scenarios::get_my_session(&clients, sample.clone()),
+            Some(lookup()),
         ),
-        (LIST, Transport::Rest, spec, list()),
-        (LIST_ALL, Transport::Rest, spec, list_all()),
-        (LIST, Transport::Rest, alone, list()),
-        (LIST_ALL, Transport::Rest, alone, list_all()),
+        planned(LIST, Transport::Rest, c, list(), Some(list_queries())),
+        planned(
+            LIST_ALL,
+            Transport::Rest,
+            c,
+            list_all(),
+            Some(list_all_queries()),
+        ),
+        // The listings one at a time: their latency without queueing, which
+        // at concurrency 32 dominates p99 (32 in flight / throughput).
+        alone(LIST, list()),
+        alone(LIST_ALL, list_all()),
     ];
     if let Some(many) = settings.rss_concurrency {
-        let many = settings.load(many);
-        plan.push((AUTHENTICATE, Transport::Grpc, many, authenticate()));
-        plan.push((INFO, Transport::Rest, many, info()));
+        // Queueing and RSS under many connections; the ceilings beside them
+        // say what the transport and the database alone lose there.
+        plan.push(planned(
+            AUTHENTICATE,
+            Transport::Grpc,
+            many,
+            authenticate(),
+            None,
+        ));
+        plan.push(planned(INFO, Transport::Rest, many, info(), Some(lookup())));
     }
-    let mut rows = Vec::new();
-    for (name, transport, spec, op) in plan {
-        rows.push(row(name, transport, spec, op, Some(server)).await);
-    }
-    let database_ceilings = [
-        (
-            DB_CEILING,
-            ceilings::db_lookup(pool.clone(), hashes.clone(), false),
-        ),
-        (
-            "ceiling: bare pool, token hash + user by id",
-            ceilings::db_lookup(pool.clone(), hashes, true),
-        ),
-        (
-            LIST_CEILING,
-            ceilings::db_listing(pool.clone(), Arc::new(of_users), now),
-        ),
-        (
-            LIST_ALL_CEILING,
-            ceilings::db_listing(pool.clone(), Arc::new(filtered), now),
-        ),
-    ];
-    for (name, op) in database_ceilings {
-        rows.push(row(name, Transport::Sql, spec, op, None).await);
-    }
-    Ok(rows)
+    Ok(measure_plan(settings, &plan, server).await)
 }

@@ -1,6 +1,7 @@
 //! The closed-loop load generator: `concurrency` tasks each send a request,
 //! wait for its answer and send the next, for a fixed time after a warm-up.
-//! Latencies go into per-task HDR histograms merged at the end.
+//! Latencies go into per-task HDR histograms merged at the end, and slices
+//! of one scenario run at different times merge into one result.
 
 use std::{
     future::Future,
@@ -53,39 +54,77 @@ struct TaskResult {
     first_error: Option<String>,
 }
 
+/// What one or more measured slices of a scenario saw, before summing up:
+/// slices merge by adding their histograms, errors and measured time.
+#[derive(Debug)]
+pub struct Measured {
+    histogram: Histogram<u64>,
+    errors: u64,
+    first_error: Option<String>,
+    elapsed_secs: f64,
+}
+
+impl Default for Measured {
+    fn default() -> Self {
+        Self {
+            histogram: new_histogram(),
+            errors: 0,
+            first_error: None,
+            elapsed_secs: 0.0,
+        }
+    }
+}
+
+impl Measured {
+    pub fn merge(&mut self, slice: Measured) {
+        let _ = self.histogram.add(&slice.histogram);
+        self.errors += slice.errors;
+        self.first_error = self.first_error.take().or(slice.first_error);
+        self.elapsed_secs += slice.elapsed_secs;
+    }
+
+    /// Throughput over the measured time of every slice, latencies over all
+    /// their requests.
+    pub fn summary(&self) -> LoadResult {
+        let histogram = &self.histogram;
+        let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+        LoadResult {
+            requests: histogram.len() + self.errors,
+            errors: self.errors,
+            rps: histogram.len() as f64 / self.elapsed_secs.max(f64::EPSILON),
+            p50_ms: ms(0.5),
+            p99_ms: ms(0.99),
+            p999_ms: ms(0.999),
+            max_ms: histogram.max() as f64 / 1000.0,
+            first_error: self.first_error.clone(),
+        }
+    }
+}
+
 fn new_histogram() -> Histogram<u64> {
     // Microseconds, 1 µs to 60 s, 3 significant digits.
     Histogram::new_with_bounds(1, 60_000_000, 3)
         .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
 }
 
-/// Runs `op` for `spec.warmup` unmeasured, then for `spec.duration` measured.
-pub async fn run(spec: LoadSpec, op: Op) -> LoadResult {
+/// Runs `op` for `spec.warmup` unmeasured, then for `spec.duration` measured;
+/// [`Measured::summary`] sums it up, after merging other slices if need be.
+pub async fn run_slice(spec: LoadSpec, op: Op) -> Measured {
     if !spec.warmup.is_zero() {
         drive(spec.concurrency, spec.warmup, op.clone(), 1 << 40).await;
     }
     let started = Instant::now();
     let tasks = drive(spec.concurrency, spec.duration, op, 0).await;
-    let elapsed = started.elapsed().as_secs_f64();
-    let mut histogram = new_histogram();
-    let mut errors = 0;
-    let mut first_error = None;
+    let mut measured = Measured {
+        elapsed_secs: started.elapsed().as_secs_f64(),
+        ..Measured::default()
+    };
     for task in tasks {
-        let _ = histogram.add(&task.histogram);
-        errors += task.errors;
-        first_error = first_error.or(task.first_error);
+        let _ = measured.histogram.add(&task.histogram);
+        measured.errors += task.errors;
+        measured.first_error = measured.first_error.or(task.first_error);
     }
-    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
-    LoadResult {
-        requests: histogram.len() + errors,
-        errors,
-        rps: histogram.len() as f64 / elapsed,
-        p50_ms: ms(0.5),
-        p99_ms: ms(0.99),
-        p999_ms: ms(0.999),
-        max_ms: histogram.max() as f64 / 1000.0,
-        first_error,
-    }
+    measured
 }
 
 async fn drive(concurrency: usize, duration: Duration, op: Op, offset: u64) -> Vec<TaskResult> {

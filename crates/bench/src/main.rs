@@ -53,6 +53,9 @@ struct Args {
     /// Database connections of the server, and of the bare-pool ceiling.
     #[arg(long)]
     pool_size: Option<u32>,
+    /// Slices each scenario and its ceilings run in, side by side.
+    #[arg(long)]
+    rounds: Option<usize>,
     /// Seed the databases, print the timings and stop.
     #[arg(long)]
     seed_only: bool,
@@ -160,6 +163,9 @@ fn settings(args: &Args) -> Settings {
     }
     if let Some(v) = args.pool_size {
         s.pool_size = v.max(1);
+    }
+    if let Some(v) = args.rounds {
+        s.rounds = v.max(1);
     }
     if args.in_process {
         s.mode = launch::Mode::InProcess;

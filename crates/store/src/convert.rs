@@ -33,7 +33,7 @@ pub fn map_db_error(err: DbErr) -> DomainError {
     }
 }
 
-fn is_connection_error(err: &sqlx::Error) -> bool {
+pub(crate) fn is_connection_error(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)

@@ -8,6 +8,7 @@ mod convert;
 mod emails;
 mod entities;
 mod events;
+mod held;
 mod listing;
 mod mail;
 mod permissions;
@@ -31,8 +32,10 @@ use sessions_domain::DomainResult;
 use sessions_migrations::{Migrator, MigratorTrait};
 
 pub use convert::map_db_error;
+pub use held::{Checkout, HeldConnections};
 pub use token_cache::TokenCacheSettings;
 
+use held::HeldReads;
 use token_cache::TokenCache;
 
 /// How to reach the database.
@@ -92,6 +95,9 @@ pub struct Store {
     /// The most one store operation waits for the database in all: for a
     /// pooled connection and for SQLite's write lock together.
     wait_limit: Duration,
+    /// Half the pool's connections, kept out of it for the one-row lookups
+    /// every request makes (see [`held`]); `None` for a pool of one.
+    held: Option<Arc<HeldReads>>,
 }
 
 /// Without the URL, which may hold the database password.
@@ -123,10 +129,12 @@ impl Store {
                     .map_err(map_db_error)?,
             );
         }
+        let held = HeldReads::of(&db, options.max_connections).map(Arc::new);
         Ok(Self {
             db,
             url,
             token_cache: None,
+            held,
             writer,
             wait_limit: options.acquire_timeout,
         })
@@ -222,9 +230,11 @@ impl Store {
         self.db.ping().await.map_err(map_db_error)
     }
 
-    /// Connections open, idle, and the pool's maximum.
+    /// Connections open, idle (held ones waiting for a lookup included), and
+    /// the pool's maximum.
     pub fn pool_stats(&self) -> PoolStats {
-        match self.db.get_database_backend() {
+        let held_idle = self.held.as_ref().map_or(0, |held| held.idle());
+        let mut stats = match self.db.get_database_backend() {
             DbBackend::Postgres => {
                 let pool = self.db.get_postgres_connection_pool();
                 PoolStats {
@@ -241,10 +251,16 @@ impl Store {
                     max: pool.options().get_max_connections(),
                 }
             }
-        }
+        };
+        stats.idle = stats.idle.saturating_add(held_idle);
+        stats
     }
 
     pub async fn close(self) -> DomainResult<()> {
+        // The pool's close waits for every connection taken from it.
+        if let Some(held) = &self.held {
+            held.release_all();
+        }
         if let Some(writer) = self.writer {
             writer.close().await.map_err(map_db_error)?;
         }

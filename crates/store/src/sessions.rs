@@ -54,7 +54,7 @@ enum Owner {
 
 /// A lookup's SQL, built once per key, shape and backend: sea-query would
 /// otherwise build the same statement on every call.
-fn lookup_sql(backend: DbBackend, key: SessionKey, owner: Owner) -> String {
+fn lookup_sql(backend: DbBackend, key: SessionKey, owner: Owner) -> &'static str {
     static BUILT: [[[OnceLock<String>; 2]; 2]; 2] = [
         [
             [OnceLock::new(), OnceLock::new()],
@@ -69,16 +69,16 @@ fn lookup_sql(backend: DbBackend, key: SessionKey, owner: Owner) -> String {
         SessionKey::TokenHash => sessions::Column::LoginTokenHash,
         SessionKey::SessionId => sessions::Column::SessionId,
     };
-    BUILT[usize::from(backend == DbBackend::Postgres)][key as usize][owner as usize]
-        .get_or_init(|| {
+    BUILT[usize::from(backend == DbBackend::Postgres)][key as usize][owner as usize].get_or_init(
+        || {
             let find = sessions::Entity::find().filter(column.eq(""));
             match owner {
                 Owner::Joined => find.find_also_related(users::Entity).build(backend),
                 Owner::Omitted => find.build(backend),
             }
             .sql
-        })
-        .clone()
+        },
+    )
 }
 
 impl Store {
@@ -91,6 +91,9 @@ impl Store {
     ) -> DomainResult<Option<sea_orm::QueryResult>> {
         let backend = self.db.get_database_backend();
         let sql = lookup_sql(backend, key, owner);
+        if let Some(held) = &self.held {
+            return held.fetch_optional(sql, value).await.map_err(map_db_error);
+        }
         let statement = Statement::from_sql_and_values(backend, sql, [value.into()]);
         self.db.query_one_raw(statement).await.map_err(map_db_error)
     }
