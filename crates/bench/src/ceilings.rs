@@ -92,6 +92,8 @@ pub enum BarePool {
 
 impl BarePool {
     pub async fn connect(url: &str, size: u32) -> anyhow::Result<Self> {
+        // As the server: half the pool held for lookups (`--pool-size` is at
+        // least 2, so both hold some).
         let held = (size / 2).max(1) as usize;
         Ok(if url.starts_with("sqlite:") {
             let options: SqliteConnectOptions = url.parse()?;

@@ -159,6 +159,9 @@ struct Planned {
     transport: Transport,
     concurrency: usize,
     op: Op,
+    /// Requests that walk the scenario's whole sample (tokens, users,
+    /// filters), sent before each of its slices.
+    sample: usize,
     /// The no-op server over the same transport at the same concurrency.
     transport_ceiling: Option<Op>,
     /// The bare pool running the scenario's queries.
@@ -182,13 +185,10 @@ struct Tally {
 /// side see the same host.
 async fn measure_plan(settings: &Settings, plan: &[Planned], server: &Running) -> Vec<Row> {
     let rounds = settings.rounds.max(1);
-    // Each slice warms up in full: a row's last slice ran a round ago, and
-    // what it warmed (the token cache's entries, kept at most a minute;
-    // connections the server closed as idle) may be gone.
     let slice = |concurrency| LoadSpec {
         concurrency,
-        duration: settings.duration / rounds as u32,
-        warmup: settings.warmup,
+        duration: settings.duration / u32::try_from(rounds).unwrap_or(u32::MAX),
+        warmup: settings.warmup / u32::try_from(rounds).unwrap_or(u32::MAX),
     };
     let mut tallies: Vec<Tally> = plan.iter().map(|_| Tally::default()).collect();
     for round in 1..=rounds {
@@ -206,6 +206,12 @@ async fn measure_plan(settings: &Settings, plan: &[Planned], server: &Running) -
                 let measured = load::run_slice(spec, op.clone()).await;
                 tally.database_ceiling.merge(measured);
             }
+            // A row's last slice ran a round ago, more than a minute: the
+            // token cache's entries (kept at most that long) are gone, as
+            // they would not be under steady traffic, where each token in
+            // use is read again at most once a minute. One walk over the
+            // sample restores that state.
+            load::walk(spec.concurrency, planned.sample as u64, planned.op.clone()).await;
             let (measured, rss_mb) =
                 measure(Some(server), load::run_slice(spec, planned.op.clone())).await;
             tally.scenario.merge(measured);
@@ -431,21 +437,23 @@ async fn drive(
         let op = ceilings::db_listing(pool.clone(), filtered.clone(), now);
         (LIST_ALL_CEILING, op)
     };
-    let planned =
-        |name, transport, concurrency, op, database: Option<(&'static str, Op)>| Planned {
-            name,
-            transport,
-            concurrency,
-            op,
-            transport_ceiling: Some(noop_over(transport)),
-            database_ceiling: database,
-        };
+    type Walked = (Op, usize);
+    let planned = |name, transport, concurrency, (op, sample): Walked, database| Planned {
+        name,
+        transport,
+        concurrency,
+        op,
+        sample,
+        transport_ceiling: Some(noop_over(transport)),
+        database_ceiling: database,
+    };
     // Latency alone: no queue, so no ceiling to share.
-    let alone = |name, op| Planned {
+    let alone = |name, (op, sample): Walked| Planned {
         name,
         transport: Transport::Rest,
         concurrency: 1,
         op,
+        sample,
         transport_ceiling: None,
         database_ceiling: None,
     };
@@ -453,10 +461,24 @@ async fn drive(
     const INFO: &str = "GET /api/v1/sessions/info";
     const LIST: &str = "GET /api/v1/sessions/list (100 sessions)";
     const LIST_ALL: &str = "GET /api/v1/sessions/list.all?filter=(5 chars)";
-    let authenticate = || scenarios::authenticate(&clients, sample.clone());
-    let info = || scenarios::info(&clients, sample.clone());
-    let list = || scenarios::list(&clients, list_users.clone());
-    let list_all = || scenarios::list_all(&clients, seeded.admin.clone(), filters.clone());
+    // Each with the length of the sample it walks.
+    let authenticate = || {
+        (
+            scenarios::authenticate(&clients, sample.clone()),
+            sample.len(),
+        )
+    };
+    let info = || (scenarios::info(&clients, sample.clone()), sample.len());
+    let list = || {
+        (
+            scenarios::list(&clients, list_users.clone()),
+            list_users.len(),
+        )
+    };
+    let list_all = || {
+        let op = scenarios::list_all(&clients, seeded.admin.clone(), filters.clone());
+        (op, filters.len())
+    };
     let c = settings.concurrency;
     // Answered from memory, the token check's bound is its transport alone
     // (a row without a database ceiling).
@@ -467,7 +489,10 @@ async fn drive(
             "GetMySession (gRPC)",
             Transport::Grpc,
             c,
-            scenarios::get_my_session(&clients, sample.clone()),
+            (
+                scenarios::get_my_session(&clients, sample.clone()),
+                sample.len(),
+            ),
             Some(lookup()),
         ),
         planned(LIST, Transport::Rest, c, list(), Some(list_queries())),

@@ -127,6 +127,29 @@ pub async fn run_slice(spec: LoadSpec, op: Op) -> Measured {
     measured
 }
 
+/// Sends `op` for each of `requests` consecutive numbers, `concurrency` at a
+/// time, unmeasured: one walk over a scenario's whole sample.
+pub async fn walk(concurrency: usize, requests: u64, op: Op) {
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let tasks: Vec<_> = (0..concurrency.max(1))
+        .map(|_| {
+            let (next, op) = (next.clone(), op.clone());
+            tokio::spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if n >= requests {
+                        break;
+                    }
+                    let _ = op(n).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
 async fn drive(concurrency: usize, duration: Duration, op: Op, offset: u64) -> Vec<TaskResult> {
     let deadline = Instant::now() + duration;
     let handles: Vec<_> = (0..concurrency.max(1))

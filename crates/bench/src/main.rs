@@ -50,10 +50,11 @@ struct Args {
     in_process: bool,
     #[arg(long)]
     grpc_connections: Option<usize>,
-    /// Database connections of the server, and of the bare-pool ceiling.
+    /// Database connections of the server, and of the bare-pool ceiling
+    /// (at least 2: both hold half for lookups).
     #[arg(long)]
     pool_size: Option<u32>,
-    /// Slices each scenario and its ceilings run in, side by side.
+    /// Slices each scenario and its ceilings run in, side by side (1-100).
     #[arg(long)]
     rounds: Option<usize>,
     /// Seed the databases, print the timings and stop.
@@ -162,10 +163,10 @@ fn settings(args: &Args) -> Settings {
         s.grpc_connections = v;
     }
     if let Some(v) = args.pool_size {
-        s.pool_size = v.max(1);
+        s.pool_size = v.max(2);
     }
     if let Some(v) = args.rounds {
-        s.rounds = v.max(1);
+        s.rounds = v.clamp(1, 100);
     }
     if args.in_process {
         s.mode = launch::Mode::InProcess;

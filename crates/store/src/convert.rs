@@ -33,7 +33,7 @@ pub fn map_db_error(err: DbErr) -> DomainError {
     }
 }
 
-pub(crate) fn is_connection_error(err: &sqlx::Error) -> bool {
+fn is_connection_error(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)

@@ -2,7 +2,10 @@
 //! session by id): sqlx's pool pings every connection it takes back, a
 //! second round trip per query, which here is half the database's work.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use sea_orm::{
     DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr,
@@ -10,74 +13,117 @@ use sea_orm::{
 };
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use crate::convert::is_connection_error;
+/// How long a connection is held when the pool sets no maximum lifetime:
+/// sqlx's default, so a connection to a database that was failed over away
+/// from does not live on here.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 /// Up to `capacity` connections taken from `pool` and kept: a lookup takes
 /// one, queries and puts it back, with no round trip in between. A lookup
 /// that does not finish (cancelled mid-query) or fails on the connection
 /// gives the connection back to the pool instead, whose release check
-/// settles or closes it; the next lookup takes a fresh one.
+/// settles or closes it; the next lookup takes another. A connection is
+/// given back once it has been held for the pool's maximum lifetime.
 pub struct HeldConnections<DB: Database> {
     pool: sqlx::Pool<DB>,
-    idle: Mutex<Vec<PoolConnection<DB>>>,
+    idle: Mutex<Idle<DB>>,
     permits: Semaphore,
+    lifetime: Duration,
+}
+
+struct Idle<DB: Database> {
+    /// With the instant each was taken from the pool.
+    connections: Vec<(PoolConnection<DB>, Instant)>,
+    /// Set by [`HeldConnections::release_all`], under the same lock a
+    /// finished lookup puts its connection back with, so none is put back
+    /// after: the pool's `close` would wait for it forever.
+    closed: bool,
 }
 
 impl<DB: Database> HeldConnections<DB> {
     pub fn new(pool: sqlx::Pool<DB>, capacity: usize) -> Self {
+        let lifetime = pool
+            .options()
+            .get_max_lifetime()
+            .unwrap_or(DEFAULT_LIFETIME);
         Self {
             pool,
-            idle: Mutex::new(Vec::with_capacity(capacity)),
+            idle: Mutex::new(Idle {
+                connections: Vec::with_capacity(capacity),
+                closed: false,
+            }),
             permits: Semaphore::new(capacity),
+            lifetime,
         }
     }
 
-    /// A held connection, or one from the pool (waiting as long as the
-    /// pool's acquire timeout); `reused` says which.
+    /// A held connection, or one from the pool. Waits at most the pool's
+    /// acquire timeout in all, for a turn and for the pool, so a stuck
+    /// database answers `PoolTimedOut` (503) as the pool itself would,
+    /// instead of queueing requests until their deadline.
     pub async fn checkout(&self) -> Result<Checkout<'_, DB>, sqlx::Error> {
+        tokio::time::timeout(self.acquire_timeout(), self.wait_for_checkout())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+    }
+
+    /// The pool's acquire timeout.
+    pub fn acquire_timeout(&self) -> Duration {
+        self.pool.options().get_acquire_timeout()
+    }
+
+    async fn wait_for_checkout(&self) -> Result<Checkout<'_, DB>, sqlx::Error> {
         let permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| sqlx::Error::PoolClosed)?;
-        let kept = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let reused = kept.is_some();
-        let connection = match kept {
-            Some(connection) => connection,
-            None => self.pool.acquire().await?,
+        let (connection, held_since) = loop {
+            let kept = self
+                .idle
+                .lock()
+                .ok()
+                .and_then(|mut idle| idle.connections.pop());
+            match kept {
+                // Past its lifetime: back to the pool, which closes it.
+                Some((old, since)) if since.elapsed() >= self.lifetime => drop(old),
+                Some(kept) => break kept,
+                None => break (self.pool.acquire().await?, Instant::now()),
+            }
         };
         Ok(Checkout {
             home: self,
             connection: Some(connection),
+            held_since,
             finished: false,
-            reused,
             _permit: permit,
         })
     }
 
-    /// The pool's maximum, held connections included.
-    pub fn most_connections(&self) -> u32 {
-        self.pool.options().get_max_connections()
-    }
-
     /// Held connections waiting for a lookup.
     pub fn idle(&self) -> usize {
-        self.idle.lock().map_or(0, |idle| idle.len())
+        self.idle.lock().map_or(0, |idle| idle.connections.len())
     }
 
     /// Gives the held connections waiting for a lookup back to the pool,
     /// whose release check closes the dead ones: after one died (a database
     /// restart, a proxy's idle cut) the others likely did too.
     pub fn forget_idle(&self) {
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.clear();
-        }
+        let taken = self
+            .idle
+            .lock()
+            .map(|mut idle| std::mem::take(&mut idle.connections));
+        // Dropped outside the lock: each drop spawns the pool's release.
+        drop(taken);
     }
 
     /// Gives every held connection back and holds no more: the pool's
     /// `close` waits for every connection taken from it.
     pub fn release_all(&self) {
         self.permits.close();
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.closed = true;
+        }
         self.forget_idle();
     }
 }
@@ -87,10 +133,8 @@ impl<DB: Database> HeldConnections<DB> {
 pub struct Checkout<'a, DB: Database> {
     home: &'a HeldConnections<DB>,
     connection: Option<PoolConnection<DB>>,
+    held_since: Instant,
     finished: bool,
-    /// Held before: it may have died idle (a database restart), so a
-    /// connection error on it is worth one retry on a fresh connection.
-    pub reused: bool,
     _permit: SemaphorePermit<'a>,
 }
 
@@ -102,8 +146,9 @@ impl<DB: Database> Checkout<'_, DB> {
         }
     }
 
-    /// The query ran to its end: an answer, or an error of the statement
-    /// (not of the connection); the connection can serve the next lookup.
+    /// The query ran to its end with the connection in step: an answer, or
+    /// an error the database reported (sqlx reads on to the end of that
+    /// exchange); the connection can serve the next lookup.
     pub fn finish(mut self) {
         self.finished = true;
     }
@@ -114,13 +159,43 @@ impl<DB: Database> Drop for Checkout<'_, DB> {
         let Some(connection) = self.connection.take() else {
             return;
         };
-        if self.finished
-            && !self.home.permits.is_closed()
-            && let Ok(mut idle) = self.home.idle.lock()
-        {
-            idle.push(connection);
+        if !self.finished {
+            // Dropping it hands it back to the pool.
+            return;
         }
-        // Otherwise dropping it hands it back to the pool.
+        let mut put_back = Some(connection);
+        if let Ok(mut idle) = self.home.idle.lock()
+            && !idle.closed
+            && let Some(connection) = put_back.take()
+        {
+            idle.connections.push((connection, self.held_since));
+        }
+        // Not put back (closed): dropped outside the lock, to the pool.
+        drop(put_back);
+    }
+}
+
+/// Whether `err` says the connection itself is gone (so the same read on
+/// another may answer), not that the database refused or timed out the
+/// statement, which another connection would meet again.
+fn connection_is_dead(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        // 08: connection exception; 57P01-57P03: the server shut down or
+        // cannot connect now (admin_shutdown, crash_shutdown, cannot_connect_now).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+/// Whether the connection is still in step after `answer`.
+fn in_step<T>(answer: &Result<T, sqlx::Error>) -> bool {
+    match answer {
+        Ok(_) => true,
+        Err(err @ sqlx::Error::Database(_)) => !connection_is_dead(err),
+        Err(_) => false,
     }
 }
 
@@ -133,31 +208,29 @@ pub(crate) enum HeldReads {
 /// One row of `sql` with its one parameter bound to `value`, on a held
 /// connection. A connection that died idle (a database restart kills every
 /// one, held or pooled, and the pool hands its idle ones out unchecked) fails
-/// fast; the lookup then gives the idle held ones back and tries again, once
-/// per connection the pool may have (a read: running it twice changes
-/// nothing). Failing to get a connection at all is not retried.
+/// fast; the lookup then gives the idle held ones back and tries again on
+/// another, until the pool's acquire timeout (a read: running it twice
+/// changes nothing). Any other error is the answer.
 macro_rules! fetch_one_row {
     ($held:expr, $sql:expr, $value:expr) => {{
-        let mut attempts_left = $held.most_connections();
+        let deadline = Instant::now() + $held.acquire_timeout();
         loop {
             let mut checkout = $held.checkout().await.map_err(query_error)?;
             let answer = sqlx::query($sql)
                 .bind($value)
                 .fetch_optional(checkout.connection())
                 .await;
+            if in_step(&answer) {
+                checkout.finish();
+            } else {
+                // Unfinished: the connection goes back to the pool.
+                drop(checkout);
+            }
             match answer {
-                Err(err) if is_connection_error(&err) => {
-                    // Unfinished: the connection goes back to the pool.
-                    drop(checkout);
+                Err(err) if connection_is_dead(&err) && Instant::now() < deadline => {
                     $held.forget_idle();
-                    if attempts_left > 0 {
-                        attempts_left -= 1;
-                        continue;
-                    }
-                    return Err(query_error(err));
                 }
                 answer => {
-                    checkout.finish();
                     return answer
                         .map(|row| row.map(QueryResult::from))
                         .map_err(query_error);
