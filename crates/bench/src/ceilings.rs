@@ -4,13 +4,14 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
+use anyhow::Context;
 use axum::{Router, routing::get};
 use sea_orm::sqlx::{
     self, Row,
     postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
 };
-use sessions_store::HeldConnections;
+use sessions_store::HeldReads;
 use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
@@ -83,18 +84,17 @@ pub fn noop_rest(http: reqwest::Client, base: String) -> Op {
 }
 
 /// A bare pool to the benchmark database, sized as the server's, with half
-/// its connections held out of it for the lookup, as the server holds them.
+/// its connections held out of it for the lookup, as the store holds them.
 #[derive(Clone)]
 pub enum BarePool {
-    Postgres(sqlx::PgPool, Arc<HeldConnections<sqlx::Postgres>>),
-    Sqlite(sqlx::SqlitePool, Arc<HeldConnections<sqlx::Sqlite>>),
+    Postgres(sqlx::PgPool, Arc<HeldReads>),
+    Sqlite(sqlx::SqlitePool, Arc<HeldReads>),
 }
 
 impl BarePool {
     pub async fn connect(url: &str, size: u32) -> anyhow::Result<Self> {
-        // As the server: half the pool held for lookups (`--pool-size` is at
-        // least 2, so both hold some).
-        let held = (size / 2).max(1) as usize;
+        // `--pool-size` is at least 2, so the store holds some, and so do we.
+        let too_small = || format!("a pool of {size} holds no lookup connections");
         Ok(if url.starts_with("sqlite:") {
             let options: SqliteConnectOptions = url.parse()?;
             let options = options.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
@@ -104,7 +104,8 @@ impl BarePool {
                 .test_before_acquire(false)
                 .connect_with(options)
                 .await?;
-            Self::Sqlite(pool.clone(), Arc::new(HeldConnections::new(pool, held)))
+            let held = HeldReads::sqlite(pool.clone()).with_context(too_small)?;
+            Self::Sqlite(pool, Arc::new(held))
         } else {
             let pool = PgPoolOptions::new()
                 .max_connections(size)
@@ -116,7 +117,8 @@ impl BarePool {
                 .acquire_timeout(Duration::from_secs(5))
                 .connect(url)
                 .await?;
-            Self::Postgres(pool.clone(), Arc::new(HeldConnections::new(pool, held)))
+            let held = HeldReads::postgres(pool.clone()).with_context(too_small)?;
+            Self::Postgres(pool, Arc::new(held))
         })
     }
 
@@ -125,30 +127,11 @@ impl BarePool {
     /// server's lookups run.
     async fn lookup(&self, token_hash: &str) -> Result<(), String> {
         const SESSION: &str = "SELECT * FROM sessions WHERE login_token_hash = $1";
-        let found = match self {
-            Self::Postgres(_, held) => {
-                let mut checkout = held.checkout().await.map_err(|e| e.to_string())?;
-                let row = sqlx::query(SESSION)
-                    .bind(token_hash)
-                    .fetch_optional(checkout.connection())
-                    .await;
-                if row.is_ok() {
-                    checkout.finish();
-                }
-                row.map(|row| row.is_some())
-            }
-            Self::Sqlite(_, held) => {
-                let mut checkout = held.checkout().await.map_err(|e| e.to_string())?;
-                let row = sqlx::query(SESSION)
-                    .bind(token_hash)
-                    .fetch_optional(checkout.connection())
-                    .await;
-                if row.is_ok() {
-                    checkout.finish();
-                }
-                row.map(|row| row.is_some())
-            }
-        };
+        let (Self::Postgres(_, held) | Self::Sqlite(_, held)) = self;
+        let found = held
+            .fetch_optional(SESSION, token_hash)
+            .await
+            .map(|row| row.is_some());
         found
             .map_err(|e| e.to_string())?
             .then_some(())
@@ -186,10 +169,8 @@ impl BarePool {
     }
 
     pub async fn close(&self) {
-        match self {
-            Self::Postgres(_, held) => held.release_all(),
-            Self::Sqlite(_, held) => held.release_all(),
-        }
+        let (Self::Postgres(_, held) | Self::Sqlite(_, held)) = self;
+        held.release_all();
         match self {
             Self::Postgres(pool, _) => pool.close().await,
             Self::Sqlite(pool, _) => pool.close().await,

@@ -132,10 +132,8 @@ fn now_ms() -> i64 {
 }
 
 /// Samples the server's RSS while `run` goes on; answers its result and the peak.
-async fn measure<T>(server: Option<&Running>, run: impl Future<Output = T>) -> (T, Option<f64>) {
-    let Some(pid) = server.map(|s| s.pid) else {
-        return (run.await, None);
-    };
+async fn measure<T>(server: &Running, run: impl Future<Output = T>) -> (T, Option<f64>) {
+    let pid = server.pid;
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let sampler = tokio::spawn(async move {
         let mut peak = 0;
@@ -213,7 +211,7 @@ async fn measure_plan(settings: &Settings, plan: &[Planned], server: &Running) -
             // sample restores that state.
             load::walk(spec.concurrency, planned.sample as u64, planned.op.clone()).await;
             let (measured, rss_mb) =
-                measure(Some(server), load::run_slice(spec, planned.op.clone())).await;
+                measure(server, load::run_slice(spec, planned.op.clone())).await;
             tally.scenario.merge(measured);
             tally.rss_mb = match (tally.rss_mb, rss_mb) {
                 (Some(a), Some(b)) => Some(a.max(b)),

@@ -24,7 +24,7 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// gives the connection back to the pool instead, whose release check
 /// settles or closes it; the next lookup takes another. A connection is
 /// given back once it has been held for the pool's maximum lifetime.
-pub struct HeldConnections<DB: Database> {
+pub(crate) struct HeldConnections<DB: Database> {
     pool: sqlx::Pool<DB>,
     idle: Mutex<Idle<DB>>,
     permits: Semaphore,
@@ -41,7 +41,7 @@ struct Idle<DB: Database> {
 }
 
 impl<DB: Database> HeldConnections<DB> {
-    pub fn new(pool: sqlx::Pool<DB>, capacity: usize) -> Self {
+    fn new(pool: sqlx::Pool<DB>, capacity: usize) -> Self {
         let lifetime = pool
             .options()
             .get_max_lifetime()
@@ -61,14 +61,14 @@ impl<DB: Database> HeldConnections<DB> {
     /// acquire timeout in all, for a turn and for the pool, so a stuck
     /// database answers `PoolTimedOut` (503) as the pool itself would,
     /// instead of queueing requests until their deadline.
-    pub async fn checkout(&self) -> Result<Checkout<'_, DB>, sqlx::Error> {
+    async fn checkout(&self) -> Result<Checkout<'_, DB>, sqlx::Error> {
         tokio::time::timeout(self.acquire_timeout(), self.wait_for_checkout())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?
     }
 
     /// The pool's acquire timeout.
-    pub fn acquire_timeout(&self) -> Duration {
+    fn acquire_timeout(&self) -> Duration {
         self.pool.options().get_acquire_timeout()
     }
 
@@ -101,14 +101,14 @@ impl<DB: Database> HeldConnections<DB> {
     }
 
     /// Held connections waiting for a lookup.
-    pub fn idle(&self) -> usize {
+    fn idle(&self) -> usize {
         self.idle.lock().map_or(0, |idle| idle.connections.len())
     }
 
     /// Gives the held connections waiting for a lookup back to the pool,
     /// whose release check closes the dead ones: after one died (a database
     /// restart, a proxy's idle cut) the others likely did too.
-    pub fn forget_idle(&self) {
+    fn forget_idle(&self) {
         let taken = self
             .idle
             .lock()
@@ -119,7 +119,7 @@ impl<DB: Database> HeldConnections<DB> {
 
     /// Gives every held connection back and holds no more: the pool's
     /// `close` waits for every connection taken from it.
-    pub fn release_all(&self) {
+    fn release_all(&self) {
         self.permits.close();
         if let Ok(mut idle) = self.idle.lock() {
             idle.closed = true;
@@ -130,7 +130,7 @@ impl<DB: Database> HeldConnections<DB> {
 
 /// One lookup's connection. Kept for the next lookup only if the lookup
 /// said it finished with the connection in a known state.
-pub struct Checkout<'a, DB: Database> {
+pub(crate) struct Checkout<'a, DB: Database> {
     home: &'a HeldConnections<DB>,
     connection: Option<PoolConnection<DB>>,
     held_since: Instant,
@@ -139,7 +139,7 @@ pub struct Checkout<'a, DB: Database> {
 }
 
 impl<DB: Database> Checkout<'_, DB> {
-    pub fn connection(&mut self) -> &mut DB::Connection {
+    fn connection(&mut self) -> &mut DB::Connection {
         match self.connection.as_mut() {
             Some(connection) => connection,
             None => unreachable!("a checkout owns its connection until dropped"),
@@ -149,7 +149,7 @@ impl<DB: Database> Checkout<'_, DB> {
     /// The query ran to its end with the connection in step: an answer, or
     /// an error the database reported (sqlx reads on to the end of that
     /// exchange); the connection can serve the next lookup.
-    pub fn finish(mut self) {
+    fn finish(mut self) {
         self.finished = true;
     }
 }
@@ -199,8 +199,12 @@ fn in_step<T>(answer: &Result<T, sqlx::Error>) -> bool {
     }
 }
 
-/// The store's held connections, by backend.
-pub(crate) enum HeldReads {
+/// Held connections of a PostgreSQL or SQLite pool, for one-row lookups
+/// (the store's; the benchmark's bare-pool ceiling runs its lookup the same
+/// way).
+pub struct HeldReads(ByBackend);
+
+enum ByBackend {
     Postgres(HeldConnections<sqlx::Postgres>),
     Sqlite(HeldConnections<sqlx::Sqlite>),
 }
@@ -240,49 +244,62 @@ macro_rules! fetch_one_row {
     }};
 }
 
+/// Half the pool, so writes and listings keep the other half; none of a
+/// pool of one.
+fn half_of<DB: Database>(pool: &sqlx::Pool<DB>) -> Option<usize> {
+    let half = usize::try_from(pool.options().get_max_connections() / 2).unwrap_or(0);
+    (half > 0).then_some(half)
+}
+
 impl HeldReads {
-    /// Half the pool, so writes and listings keep the other half; none for
-    /// a pool of one.
-    pub(crate) fn of(db: &DatabaseConnection, max_connections: u32) -> Option<Self> {
-        let capacity = usize::try_from(max_connections / 2).unwrap_or(0);
-        if capacity == 0 {
-            return None;
-        }
-        Some(match db.get_database_backend() {
-            DbBackend::Postgres => Self::Postgres(HeldConnections::new(
-                db.get_postgres_connection_pool().clone(),
-                capacity,
-            )),
-            DbBackend::Sqlite => Self::Sqlite(HeldConnections::new(
-                db.get_sqlite_connection_pool().clone(),
-                capacity,
-            )),
-            _ => return None,
-        })
+    pub fn postgres(pool: sqlx::PgPool) -> Option<Self> {
+        let capacity = half_of(&pool)?;
+        Some(Self(ByBackend::Postgres(HeldConnections::new(
+            pool, capacity,
+        ))))
     }
 
-    pub(crate) async fn fetch_optional(
+    pub fn sqlite(pool: sqlx::SqlitePool) -> Option<Self> {
+        let capacity = half_of(&pool)?;
+        Some(Self(ByBackend::Sqlite(HeldConnections::new(
+            pool, capacity,
+        ))))
+    }
+
+    pub(crate) fn of(db: &DatabaseConnection) -> Option<Self> {
+        match db.get_database_backend() {
+            DbBackend::Postgres => Self::postgres(db.get_postgres_connection_pool().clone()),
+            DbBackend::Sqlite => Self::sqlite(db.get_sqlite_connection_pool().clone()),
+            _ => None,
+        }
+    }
+
+    /// The row `sql` answers with its one parameter bound to `value`.
+    pub async fn fetch_optional(
         &self,
         sql: &'static str,
         value: &str,
     ) -> Result<Option<QueryResult>, DbErr> {
-        match self {
-            Self::Postgres(held) => fetch_one_row!(held, sql, value),
-            Self::Sqlite(held) => fetch_one_row!(held, sql, value),
+        match &self.0 {
+            ByBackend::Postgres(held) => fetch_one_row!(held, sql, value),
+            ByBackend::Sqlite(held) => fetch_one_row!(held, sql, value),
         }
     }
 
-    pub(crate) fn idle(&self) -> usize {
-        match self {
-            Self::Postgres(held) => held.idle(),
-            Self::Sqlite(held) => held.idle(),
+    /// Held connections waiting for a lookup.
+    pub fn idle(&self) -> usize {
+        match &self.0 {
+            ByBackend::Postgres(held) => held.idle(),
+            ByBackend::Sqlite(held) => held.idle(),
         }
     }
 
-    pub(crate) fn release_all(&self) {
-        match self {
-            Self::Postgres(held) => held.release_all(),
-            Self::Sqlite(held) => held.release_all(),
+    /// Gives every held connection back: before the pool closes, which
+    /// waits for every connection taken from it.
+    pub fn release_all(&self) {
+        match &self.0 {
+            ByBackend::Postgres(held) => held.release_all(),
+            ByBackend::Sqlite(held) => held.release_all(),
         }
     }
 }

@@ -32,10 +32,9 @@ use sessions_domain::DomainResult;
 use sessions_migrations::{Migrator, MigratorTrait};
 
 pub use convert::map_db_error;
-pub use held::{Checkout, HeldConnections};
+pub use held::HeldReads;
 pub use token_cache::TokenCacheSettings;
 
-use held::HeldReads;
 use token_cache::TokenCache;
 
 /// How to reach the database.
@@ -129,7 +128,7 @@ impl Store {
                     .map_err(map_db_error)?,
             );
         }
-        let held = HeldReads::of(&db, options.max_connections).map(Arc::new);
+        let held = HeldReads::of(&db).map(Arc::new);
         Ok(Self {
             db,
             url,
