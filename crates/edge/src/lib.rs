@@ -162,7 +162,9 @@ impl RestEdge {
 }
 
 impl RestEdge {
-    #[tracing::instrument(skip_all, fields(route = %route.path))]
+    // Debug level, as the request span around it (which names the route):
+    // at info the log layer would format this span's fields on every request.
+    #[tracing::instrument(level = "debug", skip_all, fields(route = %route.path))]
     async fn transcode(&self, route: Route, request: Request<Body>) -> Response {
         let (parts, body) = request.into_parts();
         let decoded = if route.body.is_empty() {

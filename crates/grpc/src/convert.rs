@@ -8,15 +8,24 @@ use sessions_proto::v1 as pb;
 use sessions_service::MeView;
 
 pub(crate) fn device(device: &Device) -> pb::Device {
+    owned_device(device.clone())
+}
+
+/// [`device`] of a device the caller no longer needs: its strings move.
+fn owned_device(device: Device) -> pb::Device {
+    let os_version = device
+        .stored_os_version()
+        .is_some()
+        .then_some(device.os_version);
     pb::Device {
-        r#type: device.kind.clone(),
-        name: device.name.clone(),
-        long_version: device.long_version.clone(),
+        r#type: device.kind,
+        name: device.name,
+        long_version: device.long_version,
         os: Some(pb::OperatingSystem {
-            name: device.os_name.clone(),
-            version: device.stored_os_version().map(str::to_owned),
+            name: device.os_name,
+            version: os_version,
         }),
-        version: device.version.clone(),
+        version: device.version,
     }
 }
 
@@ -49,30 +58,35 @@ pub(crate) fn session(session: &Session) -> pb::Session {
 }
 
 fn session_user(user: &UserSummary) -> pb::SessionUser {
+    owned_session_user(user.clone())
+}
+
+fn owned_session_user(user: UserSummary) -> pb::SessionUser {
     pb::SessionUser {
-        name: user.name.clone(),
-        username: user.username.clone(),
+        name: user.name,
+        username: user.username,
     }
 }
 
 /// A listing row; `_user` only in admin listings, `current` only on the row
-/// of `caller_session_id`.
+/// of `caller_session_id`. Takes the row: a page moves up to 100 of them.
 pub(crate) fn summary(
-    listed: &ListedSession,
+    listed: ListedSession,
     with_user: bool,
     caller_session_id: &str,
 ) -> pb::SessionSummary {
+    let current = (listed.session_id == caller_session_id).then_some(true);
     pb::SessionSummary {
         id: listed.session_id.clone(),
-        session_id: listed.session_id.clone(),
-        user_id: listed.user_id.clone(),
-        device: Some(device(&listed.device)),
-        host: listed.host.clone(),
-        ip: listed.ip.clone(),
+        session_id: listed.session_id,
+        user_id: listed.user_id,
+        device: Some(owned_device(listed.device)),
+        host: listed.host,
+        ip: listed.ip,
         login_at: format_timestamp(listed.login_at),
-        user: with_user.then(|| session_user(&listed.user)),
+        user: with_user.then(|| owned_session_user(listed.user)),
         last_activity_at: listed.last_activity_at.map(format_timestamp),
-        current: (listed.session_id == caller_session_id).then_some(true),
+        current,
     }
 }
 

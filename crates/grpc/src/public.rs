@@ -112,14 +112,15 @@ fn login_params(request: &pb::LoginRequest) -> LoginParams {
 }
 
 fn listing(listing: sessions_service::Listing, with_user: bool) -> pb::ListSessionsResponse {
+    let total = i32::try_from(listing.page.total).unwrap_or(i32::MAX);
     pb::ListSessionsResponse {
         sessions: listing
             .page
             .sessions
-            .iter()
+            .into_iter()
             .map(|found| convert::summary(found, with_user, &listing.caller_session_id))
             .collect(),
-        total: i32::try_from(listing.page.total).unwrap_or(i32::MAX),
+        total,
         count: i32::try_from(listing.count).unwrap_or(i32::MAX),
         offset: i32::try_from(listing.offset).unwrap_or(i32::MAX),
         success: true,

@@ -1,6 +1,6 @@
-//! Connections held out of the pool for the hot one-row lookups (token check,
-//! session by id): sqlx's pool pings every connection it takes back, a
-//! second round trip per query, which here is half the database's work.
+//! Connections held out of the pool for the hot reads (token check, session
+//! by id, listings): sqlx's pool pings every connection it takes back, a
+//! second round trip per query, which for a lookup is half the database's work.
 
 use std::{
     sync::{Arc, Mutex},
@@ -8,9 +8,11 @@ use std::{
 };
 
 use sea_orm::{
-    DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr,
-    sqlx::{self, Database, pool::PoolConnection},
+    DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr, Statement,
+    sea_query::Values,
+    sqlx::{self, Database, pool::PoolConnection, postgres::PgRow, sqlite::SqliteRow},
 };
+use sea_query_sqlx::SqlxValues;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// How long a connection is held when the pool sets no maximum lifetime:
@@ -199,9 +201,8 @@ fn in_step<T>(answer: &Result<T, sqlx::Error>) -> bool {
     }
 }
 
-/// Held connections of a PostgreSQL or SQLite pool, for one-row lookups
-/// (the store's; the benchmark's bare-pool ceiling runs its lookup the same
-/// way).
+/// Held connections of a PostgreSQL or SQLite pool, for reads (the store's;
+/// the benchmark's bare-pool ceiling runs its lookup the same way).
 pub struct HeldReads(ByBackend);
 
 enum ByBackend {
@@ -209,21 +210,21 @@ enum ByBackend {
     Sqlite(HeldConnections<sqlx::Sqlite>),
 }
 
-/// One row of `sql` with its one parameter bound to `value`, on a held
-/// connection. A connection that died idle (a database restart kills every
-/// one, held or pooled, and the pool hands its idle ones out unchecked) fails
-/// fast; the lookup then gives the idle held ones back and tries again on
+/// Runs `$query` (an expression of `$connection`, the held connection) and
+/// answers its result. A connection that died idle (a database restart kills
+/// every one, held or pooled, and the pool hands its idle ones out unchecked)
+/// fails fast; the read then gives the idle held ones back and runs again on
 /// another, until the pool's acquire timeout (a read: running it twice
 /// changes nothing). Any other error is the answer.
-macro_rules! fetch_one_row {
-    ($held:expr, $sql:expr, $value:expr) => {{
+macro_rules! read_on_held {
+    ($held:expr, |$connection:ident| $query:expr) => {{
         let deadline = Instant::now() + $held.acquire_timeout();
         loop {
             let mut checkout = $held.checkout().await.map_err(query_error)?;
-            let answer = sqlx::query($sql)
-                .bind($value)
-                .fetch_optional(checkout.connection())
-                .await;
+            let answer = {
+                let $connection = checkout.connection();
+                $query.await
+            };
             if in_step(&answer) {
                 checkout.finish();
             } else {
@@ -234,14 +235,79 @@ macro_rules! fetch_one_row {
                 Err(err) if connection_is_dead(&err) && Instant::now() < deadline => {
                     $held.forget_idle();
                 }
-                answer => {
-                    return answer
-                        .map(|row| row.map(QueryResult::from))
-                        .map_err(query_error);
-                }
+                answer => break answer.map_err(query_error),
             }
         }
     }};
+}
+
+/// A row type a read decodes straight from sqlx's rows, by position: through
+/// SeaORM's `QueryResult` every cell is looked up by name, which for a page
+/// of 100 listed sessions cost a quarter of the server's time.
+pub(crate) trait DecodeRow: Sized {
+    fn from_postgres(row: &PgRow) -> Result<Self, sqlx::Error>;
+    fn from_sqlite(row: &SqliteRow) -> Result<Self, sqlx::Error>;
+}
+
+/// `statement` with its values bound as SeaORM binds them.
+fn sqlx_query<DB>(statement: &Statement) -> sqlx::query::Query<'_, DB, SqlxValues>
+where
+    DB: Database,
+    SqlxValues: sqlx::IntoArguments<DB>,
+{
+    let values = statement.values.clone().unwrap_or(Values(Vec::new()));
+    sqlx::query_with(
+        sqlx::AssertSqlSafe(statement.sql.as_str()),
+        SqlxValues(values),
+    )
+}
+
+/// Every row `statement` answers, decoded, on a held connection when there
+/// are any (`held`), else through the pool of `db`.
+pub(crate) async fn fetch_rows<T: DecodeRow>(
+    held: Option<&HeldReads>,
+    db: &DatabaseConnection,
+    statement: &Statement,
+) -> Result<Vec<T>, DbErr> {
+    match (held.map(|held| &held.0), db.get_database_backend()) {
+        (Some(ByBackend::Postgres(held)), _) => {
+            let rows = read_on_held!(held, |connection| sqlx_query(statement)
+                .fetch_all(connection))?;
+            decode_all(&rows, T::from_postgres)
+        }
+        (Some(ByBackend::Sqlite(held)), _) => {
+            let rows = read_on_held!(held, |connection| sqlx_query(statement)
+                .fetch_all(connection))?;
+            decode_all(&rows, T::from_sqlite)
+        }
+        (None, DbBackend::Postgres) => {
+            let pool = db.get_postgres_connection_pool();
+            let rows = sqlx_query(statement)
+                .fetch_all(pool)
+                .await
+                .map_err(query_error)?;
+            decode_all(&rows, T::from_postgres)
+        }
+        (None, DbBackend::Sqlite) => {
+            let pool = db.get_sqlite_connection_pool();
+            let rows = sqlx_query(statement)
+                .fetch_all(pool)
+                .await
+                .map_err(query_error)?;
+            decode_all(&rows, T::from_sqlite)
+        }
+        (None, backend) => Err(DbErr::Custom(format!("no reads on {backend:?}"))),
+    }
+}
+
+fn decode_all<R, T>(
+    rows: &[R],
+    decode: impl Fn(&R) -> Result<T, sqlx::Error>,
+) -> Result<Vec<T>, DbErr> {
+    rows.iter()
+        .map(decode)
+        .collect::<Result<_, _>>()
+        .map_err(query_error)
 }
 
 /// Half the pool, so writes and listings keep the other half; none of a
@@ -281,8 +347,14 @@ impl HeldReads {
         value: &str,
     ) -> Result<Option<QueryResult>, DbErr> {
         match &self.0 {
-            ByBackend::Postgres(held) => fetch_one_row!(held, sql, value),
-            ByBackend::Sqlite(held) => fetch_one_row!(held, sql, value),
+            ByBackend::Postgres(held) => read_on_held!(held, |connection| sqlx::query(sql)
+                .bind(value)
+                .fetch_optional(connection))
+            .map(|row| row.map(QueryResult::from)),
+            ByBackend::Sqlite(held) => read_on_held!(held, |connection| sqlx::query(sql)
+                .bind(value)
+                .fetch_optional(connection))
+            .map(|row| row.map(QueryResult::from)),
         }
     }
 

@@ -2,9 +2,10 @@
 //! in which order, one page of the columns they show, and the exact total.
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select,
+    ColumnTrait, Condition, EntityTrait, JoinType, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, RelationTrait, Select,
     sea_query::{Expr, ExprTrait, Func, Query, extension::postgres::PgFunc},
+    sqlx::{self, ColumnIndex, Decode, Row, Type, postgres::PgRow, sqlite::SqliteRow},
 };
 use sessions_domain::{
     Device, DomainResult, ListQuery, ListScope, ListedSession, Page, SortDirection, SortKey,
@@ -15,6 +16,7 @@ use crate::{
     Store,
     convert::{instant, map_db_error, millis},
     entities::{sessions, users},
+    held::{DecodeRow, fetch_rows},
     search::contains,
 };
 
@@ -88,10 +90,9 @@ fn sort_column(key: SortKey) -> sea_orm::sea_query::SimpleExpr {
     }
 }
 
-/// The columns a listing's answer shows, as `listed_columns` selects them:
-/// a page is up to 100 rows, and decoding every column of each session and
-/// its owner cost more than the statement itself.
-#[derive(FromQueryResult)]
+/// The columns a listing's answer shows, in the order `listed_columns`
+/// selects them: a page is up to 100 rows, and decoding every column of each
+/// session and its owner cost more than the statement itself.
 struct ListedRow {
     session_id: String,
     user_id: String,
@@ -107,6 +108,66 @@ struct ListedRow {
     last_activity_at: Option<i64>,
     owner_name: String,
     owner_username: String,
+}
+
+/// A listed row, read by position in the order of [`listed_columns`] (struct
+/// fields are evaluated in the order written).
+fn listed_row<'r, R>(row: &'r R) -> Result<ListedRow, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let mut columns = 0..;
+    let mut next = || columns.next().unwrap_or_default();
+    Ok(ListedRow {
+        session_id: row.try_get(next())?,
+        user_id: row.try_get(next())?,
+        device_type: row.try_get(next())?,
+        device_name: row.try_get(next())?,
+        device_long_version: row.try_get(next())?,
+        device_os_name: row.try_get(next())?,
+        device_os_version: row.try_get(next())?,
+        device_version: row.try_get(next())?,
+        host: row.try_get(next())?,
+        ip: row.try_get(next())?,
+        login_at: row.try_get(next())?,
+        last_activity_at: row.try_get(next())?,
+        owner_name: row.try_get(next())?,
+        owner_username: row.try_get(next())?,
+    })
+}
+
+impl DecodeRow for ListedRow {
+    fn from_postgres(row: &PgRow) -> Result<Self, sqlx::Error> {
+        listed_row(row)
+    }
+    fn from_sqlite(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+        listed_row(row)
+    }
+}
+
+/// A user's own listed row with the window count of every match
+/// ([`MATCHING_TOTAL`], after the listed columns).
+struct CountedRow {
+    row: ListedRow,
+    total: i64,
+}
+
+impl DecodeRow for CountedRow {
+    fn from_postgres(row: &PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            row: listed_row(row)?,
+            total: row.try_get(MATCHING_TOTAL)?,
+        })
+    }
+    fn from_sqlite(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            row: listed_row(row)?,
+            total: row.try_get(MATCHING_TOTAL)?,
+        })
+    }
 }
 
 impl From<ListedRow> for ListedSession {
@@ -213,20 +274,11 @@ impl Store {
             .limit(query.count)
             .column_as(Expr::cust("COUNT(*) OVER ()"), MATCHING_TOTAL)
             .build(backend);
-        let raw = self
-            .db
-            .query_all_raw(statement)
+        let counted: Vec<CountedRow> = fetch_rows(self.held.as_deref(), &self.db, &statement)
             .await
             .map_err(map_db_error)?;
-        let mut total = None;
-        let mut rows = Vec::with_capacity(raw.len());
-        for row in &raw {
-            total = Some(
-                row.try_get::<i64>("", MATCHING_TOTAL)
-                    .map_err(map_db_error)?,
-            );
-            rows.push(ListedRow::from_query_result(row, "").map_err(map_db_error)?);
-        }
+        let total = counted.first().map(|first| first.total);
+        let rows = counted.into_iter().map(|counted| counted.row).collect();
         let total = match total {
             Some(total) => u64::try_from(total).unwrap_or_default(),
             // No row: none match, or the offset is past them all.
@@ -247,11 +299,11 @@ impl Store {
         query: &ListQuery,
         postgres: bool,
     ) -> DomainResult<(Vec<ListedRow>, u64)> {
-        let mut rows = page
+        let statement = page
             .offset(query.offset)
             .limit(query.count.saturating_add(1))
-            .into_model::<ListedRow>()
-            .all(&self.db)
+            .build(self.db.get_database_backend());
+        let mut rows: Vec<ListedRow> = fetch_rows(self.held.as_deref(), &self.db, &statement)
             .await
             .map_err(map_db_error)?;
         let fetched = rows.len() as u64;

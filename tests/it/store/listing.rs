@@ -6,6 +6,7 @@ use sessions_domain::{
     Device, ListQuery, ListScope, ListedSession, Page, Session, SessionRepository, SortDirection,
     SortKey, UserSummary,
 };
+use sessions_store::{Store, StoreOptions};
 use sessions_testkit::Backend;
 
 use super::{at, fresh, seed, session, user};
@@ -15,6 +16,7 @@ on_both_databases!(
     sorting_and_paging,
     filters_are_literal_case_insensitive_substrings,
     non_ascii_filters_fold_case_alike,
+    a_pool_of_one_lists_the_same_through_the_pool,
 );
 
 fn query(scope: ListScope, filter: Option<&str>) -> ListQuery {
@@ -401,4 +403,44 @@ async fn non_ascii_filters_fold_case_alike(backend: Backend) {
     );
     // Folding is case, not accents.
     assert!(matches(ListScope::All, "ecran").await.is_empty());
+}
+
+/// A pool of one holds no connection out of it for reads: listings run
+/// through the pool itself and answer what the held connections answer.
+async fn a_pool_of_one_lists_the_same_through_the_pool(backend: Backend) {
+    let (store, database) = fresh(backend).await;
+    let mut sessions = vec![
+        session("POOLAAAAAAAAAAAA1", "u-quentin", 10),
+        session("POOLAAAAAAAAAAAA2", "u-quentin", 20),
+        session("POOLAAAAAAAAAAAA3", "u-rosa", 30),
+    ];
+    sessions[1].last_activity_at = Some(at(25));
+    let users = [
+        user("u-quentin", "quentin", "Quentin"),
+        user("u-rosa", "rosa", "Rosa"),
+    ];
+    seed(&store, &users, &sessions).await;
+    let single = Store::connect(&StoreOptions {
+        max_connections: 1,
+        ..StoreOptions::new(database.url())
+    })
+    .await
+    .unwrap();
+
+    for scope in [mine("u-quentin"), ListScope::All] {
+        let held = store
+            .list_sessions(&query(scope.clone(), None))
+            .await
+            .unwrap();
+        let pooled = single.list_sessions(&query(scope, None)).await.unwrap();
+        assert_eq!(pooled, held);
+    }
+    let own = single
+        .list_sessions(&query(mine("u-quentin"), None))
+        .await
+        .unwrap();
+    assert_eq!(ids(&own), ["POOLAAAAAAAAAAAA2", "POOLAAAAAAAAAAAA1"]);
+    assert_eq!(own.total, 2);
+    assert_eq!(own.sessions[0].last_activity_at, Some(at(25)));
+    single.close().await.unwrap();
 }
