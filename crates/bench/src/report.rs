@@ -51,6 +51,9 @@ pub struct Row {
     /// (Little's law: concurrency / throughput); near 1 when every request
     /// waits only for the queue ahead of it, large when some stall.
     pub p99_vs_mean: Option<f64>,
+    /// The same for the no-op ceiling beside it: the tail an empty server
+    /// shows on this host, the floor under the row's own.
+    pub transport_p99_vs_mean: Option<f64>,
 }
 
 impl Row {
@@ -73,7 +76,10 @@ impl Row {
             (Some(t), None) => Some(t),
             _ => None,
         };
-        let mean_ms = (rps > 0.0).then(|| concurrency as f64 / rps * 1000.0);
+        let p99_vs_mean = |result: &LoadResult| {
+            (result.rps > 0.0 && concurrency > 1)
+                .then(|| result.p99_ms / (concurrency as f64 / result.rps * 1000.0))
+        };
         Self {
             vs_transport: t.and_then(share),
             vs_database: d.and_then(share),
@@ -82,9 +88,8 @@ impl Row {
                 .as_ref()
                 .filter(|c| c.p99_ms > 0.0)
                 .map(|c| result.p99_ms / c.p99_ms),
-            p99_vs_mean: mean_ms
-                .filter(|_| concurrency > 1)
-                .map(|mean| result.p99_ms / mean),
+            p99_vs_mean: p99_vs_mean(&result),
+            transport_p99_vs_mean: transport_ceiling.as_ref().and_then(p99_vs_mean),
             name: name.to_owned(),
             transport,
             concurrency,
@@ -183,7 +188,7 @@ impl Report {
     pub fn table(&self) -> String {
         let mut out = String::new();
         let header = format!(
-            "{:<46} {:>4} {:>7} {:>6} {:>6} {:>6} {:>4} {:>4} {:>7} {:>7} {:>5} {:>5} {:>6} {:>5} {:>5}",
+            "{:<46} {:>4} {:>7} {:>6} {:>6} {:>6} {:>4} {:>4} {:>7} {:>7} {:>5} {:>5} {:>6} {:>5} {:>5} {:>6}",
             "scenario",
             "conc",
             "req/s",
@@ -198,7 +203,8 @@ impl Report {
             "%db",
             "%bound",
             "p99/n",
-            "p99/m"
+            "p99/m",
+            "n99/m"
         );
         let pct = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.0}%", v * 100.0));
         let times = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}x"));
@@ -207,7 +213,8 @@ impl Report {
             out,
             "{} CPUs; noop/s and db/s: the no-op server over the row's transport and the bare \
              pool running its queries, measured in slices beside the row's own; p99/n: p99 over \
-             the no-op's p99; p99/m: p99 over the mean latency the row's throughput implies",
+             the no-op's p99; p99/m: p99 over the mean latency the row's throughput implies; \
+             n99/m: the same for the no-op beside it",
             self.cpus
         );
         for backend in &self.backends {
@@ -224,7 +231,7 @@ impl Report {
             for r in &backend.rows {
                 let _ = writeln!(
                     out,
-                    "{:<46} {:>4} {:>7.0} {:>6.2} {:>6.2} {:>6.2} {:>4} {:>4} {:>7} {:>7} {:>5} {:>5} {:>6} {:>5} {:>5}",
+                    "{:<46} {:>4} {:>7.0} {:>6.2} {:>6.2} {:>6.2} {:>4} {:>4} {:>7} {:>7} {:>5} {:>5} {:>6} {:>5} {:>5} {:>6}",
                     r.name,
                     r.concurrency,
                     r.result.rps,
@@ -240,6 +247,7 @@ impl Report {
                     pct(r.vs_bound),
                     times(r.p99_vs_transport),
                     times(r.p99_vs_mean),
+                    times(r.transport_p99_vs_mean),
                 );
             }
             for (row, kept, transport_kept) in backend.kept_at_higher_concurrency() {
@@ -302,6 +310,8 @@ mod tests {
         assert!((row.p99_vs_transport.unwrap() - 4.0).abs() < 1e-9);
         // 32 in flight at 6000/s: 5.33 ms each on average.
         assert!((row.p99_vs_mean.unwrap() - 1.5).abs() < 1e-9);
+        // The no-op's: 32 at 60000/s, 0.533 ms; p99 2 ms.
+        assert!((row.transport_p99_vs_mean.unwrap() - 3.75).abs() < 1e-9);
     }
 
     #[test]
@@ -326,6 +336,13 @@ mod tests {
             None,
             None,
         );
-        assert_eq!((alone.vs_bound, alone.p99_vs_mean), (None, None));
+        assert_eq!(
+            (
+                alone.vs_bound,
+                alone.p99_vs_mean,
+                alone.transport_p99_vs_mean
+            ),
+            (None, None, None)
+        );
     }
 }
