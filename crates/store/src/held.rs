@@ -8,7 +8,7 @@ use std::{
 };
 
 use sea_orm::{
-    DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr, Statement,
+    ConnAcquireErr, DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr, Statement,
     sea_query::Values,
     sqlx::{self, Database, pool::PoolConnection, postgres::PgRow, sqlite::SqliteRow},
 };
@@ -20,11 +20,11 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 /// from does not live on here.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
-/// Up to `capacity` connections taken from `pool` and kept: a lookup takes
-/// one, queries and puts it back, with no round trip in between. A lookup
+/// Up to `capacity` connections taken from `pool` and kept: a read takes
+/// one, queries and puts it back, with no round trip in between. A read
 /// that does not finish (cancelled mid-query) or fails on the connection
 /// gives the connection back to the pool instead, whose release check
-/// settles or closes it; the next lookup takes another. A connection is
+/// settles or closes it; the next read takes another. A connection is
 /// given back once it has been held for the pool's maximum lifetime.
 pub(crate) struct HeldConnections<DB: Database> {
     pool: sqlx::Pool<DB>,
@@ -37,7 +37,7 @@ struct Idle<DB: Database> {
     /// With the instant each was taken from the pool.
     connections: Vec<(PoolConnection<DB>, Instant)>,
     /// Set by [`HeldConnections::release_all`], under the same lock a
-    /// finished lookup puts its connection back with, so none is put back
+    /// finished read puts its connection back with, so none is put back
     /// after: the pool's `close` would wait for it forever.
     closed: bool,
 }
@@ -67,6 +67,12 @@ impl<DB: Database> HeldConnections<DB> {
         tokio::time::timeout(self.acquire_timeout(), self.wait_for_checkout())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?
+    }
+
+    /// Whether a read would get its turn now. A permit freed while reads
+    /// wait goes to the first of them, so none is free then.
+    fn has_free_turn(&self) -> bool {
+        self.permits.available_permits() > 0
     }
 
     /// The pool's acquire timeout.
@@ -102,12 +108,12 @@ impl<DB: Database> HeldConnections<DB> {
         })
     }
 
-    /// Held connections waiting for a lookup.
+    /// Held connections waiting for a read.
     fn idle(&self) -> usize {
         self.idle.lock().map_or(0, |idle| idle.connections.len())
     }
 
-    /// Gives the held connections waiting for a lookup back to the pool,
+    /// Gives the held connections waiting for a read back to the pool,
     /// whose release check closes the dead ones: after one died (a database
     /// restart, a proxy's idle cut) the others likely did too.
     fn forget_idle(&self) {
@@ -130,8 +136,8 @@ impl<DB: Database> HeldConnections<DB> {
     }
 }
 
-/// One lookup's connection. Kept for the next lookup only if the lookup
-/// said it finished with the connection in a known state.
+/// One read's connection. Kept for the next read only if the read said it
+/// finished with the connection in a known state.
 pub(crate) struct Checkout<'a, DB: Database> {
     home: &'a HeldConnections<DB>,
     connection: Option<PoolConnection<DB>>,
@@ -150,7 +156,7 @@ impl<DB: Database> Checkout<'_, DB> {
 
     /// The query ran to its end with the connection in step: an answer, or
     /// an error the database reported (sqlx reads on to the end of that
-    /// exchange); the connection can serve the next lookup.
+    /// exchange); the connection can serve the next read.
     fn finish(mut self) {
         self.finished = true;
     }
@@ -220,7 +226,7 @@ macro_rules! read_on_held {
     ($held:expr, |$connection:ident| $query:expr) => {{
         let deadline = Instant::now() + $held.acquire_timeout();
         loop {
-            let mut checkout = $held.checkout().await.map_err(query_error)?;
+            let mut checkout = $held.checkout().await.map_err(acquire_error)?;
             let answer = {
                 let $connection = checkout.connection();
                 $query.await
@@ -262,14 +268,18 @@ where
     )
 }
 
-/// Every row `statement` answers, decoded, on a held connection when there
-/// are any (`held`), else through the pool of `db`.
+/// Every row `statement` (a read: it may run twice) answers, decoded: on a
+/// held connection when one is free now, else through the pool of `db`. A
+/// listing never waits for a held turn, so however many run, the token
+/// checks and session lookups every request makes wait at most for one read
+/// to end, never for a queue of listings.
 pub(crate) async fn fetch_rows<T: DecodeRow>(
     held: Option<&HeldReads>,
     db: &DatabaseConnection,
     statement: &Statement,
 ) -> Result<Vec<T>, DbErr> {
-    match (held.map(|held| &held.0), db.get_database_backend()) {
+    let free = held.filter(|held| held.has_free_turn());
+    match (free.map(|held| &held.0), db.get_database_backend()) {
         (Some(ByBackend::Postgres(held)), _) => {
             let rows = read_on_held!(held, |connection| sqlx_query(statement)
                 .fetch_all(connection))?;
@@ -282,16 +292,18 @@ pub(crate) async fn fetch_rows<T: DecodeRow>(
         }
         (None, DbBackend::Postgres) => {
             let pool = db.get_postgres_connection_pool();
+            let mut connection = pool.acquire().await.map_err(acquire_error)?;
             let rows = sqlx_query(statement)
-                .fetch_all(pool)
+                .fetch_all(&mut *connection)
                 .await
                 .map_err(query_error)?;
             decode_all(&rows, T::from_postgres)
         }
         (None, DbBackend::Sqlite) => {
             let pool = db.get_sqlite_connection_pool();
+            let mut connection = pool.acquire().await.map_err(acquire_error)?;
             let rows = sqlx_query(statement)
-                .fetch_all(pool)
+                .fetch_all(&mut *connection)
                 .await
                 .map_err(query_error)?;
             decode_all(&rows, T::from_sqlite)
@@ -310,8 +322,8 @@ fn decode_all<R, T>(
         .map_err(query_error)
 }
 
-/// Half the pool, so writes and listings keep the other half; none of a
-/// pool of one.
+/// Half the pool, so writes (and listings when no held connection is free)
+/// keep the other half; none of a pool of one.
 fn half_of<DB: Database>(pool: &sqlx::Pool<DB>) -> Option<usize> {
     let half = usize::try_from(pool.options().get_max_connections() / 2).unwrap_or(0);
     (half > 0).then_some(half)
@@ -358,7 +370,15 @@ impl HeldReads {
         }
     }
 
-    /// Held connections waiting for a lookup.
+    /// Whether a read would get a held connection's turn now.
+    fn has_free_turn(&self) -> bool {
+        match &self.0 {
+            ByBackend::Postgres(held) => held.has_free_turn(),
+            ByBackend::Sqlite(held) => held.has_free_turn(),
+        }
+    }
+
+    /// Held connections waiting for a read.
     pub fn idle(&self) -> usize {
         match &self.0 {
             ByBackend::Postgres(held) => held.idle(),
@@ -373,6 +393,16 @@ impl HeldReads {
             ByBackend::Postgres(held) => held.release_all(),
             ByBackend::Sqlite(held) => held.release_all(),
         }
+    }
+}
+
+/// A connection that could not be had, as SeaORM reports it (so the store
+/// answers 503 for it, as for any pooled statement).
+fn acquire_error(err: sqlx::Error) -> DbErr {
+    match err {
+        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+        sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+        other => DbErr::Conn(RuntimeErr::SqlxError(Arc::new(other))),
     }
 }
 

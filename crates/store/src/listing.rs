@@ -111,7 +111,9 @@ struct ListedRow {
 }
 
 /// A listed row, read by position in the order of [`listed_columns`] (struct
-/// fields are evaluated in the order written).
+/// fields are evaluated in the order written). A swap of two text columns
+/// would still decode; the store's listing test compares a whole row of
+/// distinct values on both databases, which catches it.
 fn listed_row<'r, R>(row: &'r R) -> Result<ListedRow, sqlx::Error>
 where
     R: Row,
@@ -119,8 +121,11 @@ where
     String: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
 {
-    let mut columns = 0..;
-    let mut next = || columns.next().unwrap_or_default();
+    let mut column = 0;
+    let mut next = || {
+        column += 1;
+        column - 1
+    };
     Ok(ListedRow {
         session_id: row.try_get(next())?,
         user_id: row.try_get(next())?,
@@ -155,18 +160,26 @@ struct CountedRow {
     total: i64,
 }
 
+fn counted_row<'r, R>(row: &'r R) -> Result<CountedRow, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(CountedRow {
+        row: listed_row(row)?,
+        total: row.try_get(MATCHING_TOTAL)?,
+    })
+}
+
 impl DecodeRow for CountedRow {
     fn from_postgres(row: &PgRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            row: listed_row(row)?,
-            total: row.try_get(MATCHING_TOTAL)?,
-        })
+        counted_row(row)
     }
     fn from_sqlite(row: &SqliteRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            row: listed_row(row)?,
-            total: row.try_get(MATCHING_TOTAL)?,
-        })
+        counted_row(row)
     }
 }
 

@@ -427,14 +427,27 @@ async fn a_pool_of_one_lists_the_same_through_the_pool(backend: Backend) {
     .await
     .unwrap();
 
-    for scope in [mine("u-quentin"), ListScope::All] {
-        let held = store
-            .list_sessions(&query(scope.clone(), None))
-            .await
-            .unwrap();
-        let pooled = single.list_sessions(&query(scope, None)).await.unwrap();
-        assert_eq!(pooled, held);
+    // Own and every user's, a filter (SQLite's FTS phrase is a bound value
+    // too), and an offset past the matches (the total then needs a count).
+    let past_the_end = ListQuery {
+        offset: 10,
+        ..query(mine("u-quentin"), None)
+    };
+    for listing in [
+        query(mine("u-quentin"), None),
+        query(ListScope::All, None),
+        query(ListScope::All, Some("quent")),
+        past_the_end,
+    ] {
+        let held = store.list_sessions(&listing).await.unwrap();
+        let pooled = single.list_sessions(&listing).await.unwrap();
+        assert_eq!(pooled, held, "{listing:?}");
     }
+    let filtered = single
+        .list_sessions(&query(ListScope::All, Some("quent")))
+        .await
+        .unwrap();
+    assert_eq!(filtered.total, 2);
     let own = single
         .list_sessions(&query(mine("u-quentin"), None))
         .await
