@@ -69,12 +69,6 @@ impl<DB: Database> HeldConnections<DB> {
             .map_err(|_| sqlx::Error::PoolTimedOut)?
     }
 
-    /// Whether a read would get its turn now. A permit freed while reads
-    /// wait goes to the first of them, so none is free then.
-    fn has_free_turn(&self) -> bool {
-        self.permits.available_permits() > 0
-    }
-
     /// The pool's acquire timeout.
     fn acquire_timeout(&self) -> Duration {
         self.pool.options().get_acquire_timeout()
@@ -209,7 +203,13 @@ fn in_step<T>(answer: &Result<T, sqlx::Error>) -> bool {
 
 /// Held connections of a PostgreSQL or SQLite pool, for reads (the store's;
 /// the benchmark's bare-pool ceiling runs its lookup the same way).
-pub struct HeldReads(ByBackend);
+pub struct HeldReads {
+    connections: ByBackend,
+    /// Listings' turns: at most half the held connections, so the lookups
+    /// every request makes always have the other half however many listings
+    /// run. None when one connection is held (listings take the pool).
+    listing_turns: Option<Semaphore>,
+}
 
 enum ByBackend {
     Postgres(HeldConnections<sqlx::Postgres>),
@@ -269,17 +269,22 @@ where
 }
 
 /// Every row `statement` (a read: it may run twice) answers, decoded: on a
-/// held connection when one is free now, else through the pool of `db`. A
-/// listing never waits for a held turn, so however many run, the token
-/// checks and session lookups every request makes wait at most for one read
-/// to end, never for a queue of listings.
+/// held connection in one of the listings' turns, else (none held, or too
+/// few to share) through the pool of `db`.
 pub(crate) async fn fetch_rows<T: DecodeRow>(
     held: Option<&HeldReads>,
     db: &DatabaseConnection,
     statement: &Statement,
 ) -> Result<Vec<T>, DbErr> {
-    let free = held.filter(|held| held.has_free_turn());
-    match (free.map(|held| &held.0), db.get_database_backend()) {
+    let turn = match held {
+        Some(held) => held.listing_turn().await?,
+        None => None,
+    };
+    let on_held = held.filter(|_| turn.is_some());
+    match (
+        on_held.map(|held| &held.connections),
+        db.get_database_backend(),
+    ) {
         (Some(ByBackend::Postgres(held)), _) => {
             let rows = read_on_held!(held, |connection| sqlx_query(statement)
                 .fetch_all(connection))?;
@@ -322,8 +327,7 @@ fn decode_all<R, T>(
         .map_err(query_error)
 }
 
-/// Half the pool, so writes (and listings when no held connection is free)
-/// keep the other half; none of a pool of one.
+/// Half the pool, so writes keep the other half; none of a pool of one.
 fn half_of<DB: Database>(pool: &sqlx::Pool<DB>) -> Option<usize> {
     let half = usize::try_from(pool.options().get_max_connections() / 2).unwrap_or(0);
     (half > 0).then_some(half)
@@ -332,16 +336,22 @@ fn half_of<DB: Database>(pool: &sqlx::Pool<DB>) -> Option<usize> {
 impl HeldReads {
     pub fn postgres(pool: sqlx::PgPool) -> Option<Self> {
         let capacity = half_of(&pool)?;
-        Some(Self(ByBackend::Postgres(HeldConnections::new(
-            pool, capacity,
-        ))))
+        let connections = ByBackend::Postgres(HeldConnections::new(pool, capacity));
+        Some(Self::sharing(connections, capacity))
     }
 
     pub fn sqlite(pool: sqlx::SqlitePool) -> Option<Self> {
         let capacity = half_of(&pool)?;
-        Some(Self(ByBackend::Sqlite(HeldConnections::new(
-            pool, capacity,
-        ))))
+        let connections = ByBackend::Sqlite(HeldConnections::new(pool, capacity));
+        Some(Self::sharing(connections, capacity))
+    }
+
+    /// `capacity` held connections, half of them open to listings.
+    fn sharing(connections: ByBackend, capacity: usize) -> Self {
+        Self {
+            connections,
+            listing_turns: (capacity >= 2).then(|| Semaphore::new(capacity / 2)),
+        }
     }
 
     pub(crate) fn of(db: &DatabaseConnection) -> Option<Self> {
@@ -358,7 +368,7 @@ impl HeldReads {
         sql: &'static str,
         value: &str,
     ) -> Result<Option<QueryResult>, DbErr> {
-        match &self.0 {
+        match &self.connections {
             ByBackend::Postgres(held) => read_on_held!(held, |connection| sqlx::query(sql)
                 .bind(value)
                 .fetch_optional(connection))
@@ -370,17 +380,26 @@ impl HeldReads {
         }
     }
 
-    /// Whether a read would get a held connection's turn now.
-    fn has_free_turn(&self) -> bool {
-        match &self.0 {
-            ByBackend::Postgres(held) => held.has_free_turn(),
-            ByBackend::Sqlite(held) => held.has_free_turn(),
+    /// A listing's turn on the held connections, waited for at most the
+    /// pool's acquire timeout; `None` when listings take the pool.
+    async fn listing_turn(&self) -> Result<Option<SemaphorePermit<'_>>, DbErr> {
+        let Some(turns) = &self.listing_turns else {
+            return Ok(None);
+        };
+        let limit = match &self.connections {
+            ByBackend::Postgres(held) => held.acquire_timeout(),
+            ByBackend::Sqlite(held) => held.acquire_timeout(),
+        };
+        match tokio::time::timeout(limit, turns.acquire()).await {
+            Ok(Ok(turn)) => Ok(Some(turn)),
+            Ok(Err(_closed)) => Err(acquire_error(sqlx::Error::PoolClosed)),
+            Err(_elapsed) => Err(acquire_error(sqlx::Error::PoolTimedOut)),
         }
     }
 
     /// Held connections waiting for a read.
     pub fn idle(&self) -> usize {
-        match &self.0 {
+        match &self.connections {
             ByBackend::Postgres(held) => held.idle(),
             ByBackend::Sqlite(held) => held.idle(),
         }
@@ -389,7 +408,10 @@ impl HeldReads {
     /// Gives every held connection back: before the pool closes, which
     /// waits for every connection taken from it.
     pub fn release_all(&self) {
-        match &self.0 {
+        if let Some(turns) = &self.listing_turns {
+            turns.close();
+        }
+        match &self.connections {
             ByBackend::Postgres(held) => held.release_all(),
             ByBackend::Sqlite(held) => held.release_all(),
         }
@@ -408,4 +430,37 @@ fn acquire_error(err: sqlx::Error) -> DbErr {
 
 fn query_error(err: sqlx::Error) -> DbErr {
     DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    #[tokio::test]
+    async fn lookups_keep_their_half_while_listings_take_theirs() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_millis(200))
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        // Two held connections, one of them open to listings.
+        let held = HeldReads::sqlite(pool).unwrap();
+        let listing = held.listing_turn().await.unwrap();
+        assert!(listing.is_some());
+
+        // Every listing turn taken: the next listing waits its limit, then
+        // is told what a pool timeout tells (503)...
+        let waited = held.listing_turn().await.unwrap_err();
+        assert!(matches!(
+            waited,
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)
+        ));
+        // ...while a lookup still answers at once.
+        let row = held.fetch_optional("SELECT ?1 AS v", "x").await.unwrap();
+        assert!(row.is_some());
+        drop(listing);
+        assert!(held.listing_turn().await.unwrap().is_some());
+    }
 }

@@ -95,7 +95,7 @@ pub struct Store {
     /// pooled connection and for SQLite's write lock together.
     wait_limit: Duration,
     /// Half the pool's connections, kept out of it for the one-row lookups
-    /// every request makes and for listings when one is free (see
+    /// every request makes and, in at most half of them, listings (see
     /// [`held`]); `None` for a pool of one.
     held: Option<Arc<HeldReads>>,
 }
