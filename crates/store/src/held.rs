@@ -59,12 +59,13 @@ impl<DB: Database> HeldConnections<DB> {
         }
     }
 
-    /// A held connection, or one from the pool. Waits at most the pool's
-    /// acquire timeout in all, for a turn and for the pool, so a stuck
-    /// database answers `PoolTimedOut` (503) as the pool itself would,
-    /// instead of queueing requests until their deadline.
-    async fn checkout(&self) -> Result<Checkout<'_, DB>, sqlx::Error> {
-        tokio::time::timeout(self.acquire_timeout(), self.wait_for_checkout())
+    /// A held connection, or one from the pool. Waits until `deadline` at
+    /// most (a read's one acquire timeout, retries included), for a turn
+    /// and for the pool, so a stuck database answers `PoolTimedOut` (503)
+    /// as the pool itself would, instead of queueing requests until their
+    /// deadline.
+    async fn checkout_until(&self, deadline: Instant) -> Result<Checkout<'_, DB>, sqlx::Error> {
+        tokio::time::timeout_at(deadline.into(), self.wait_for_checkout())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?
     }
@@ -226,7 +227,10 @@ macro_rules! read_on_held {
     ($held:expr, |$connection:ident| $query:expr) => {{
         let deadline = Instant::now() + $held.acquire_timeout();
         loop {
-            let mut checkout = $held.checkout().await.map_err(acquire_error)?;
+            let mut checkout = $held
+                .checkout_until(deadline)
+                .await
+                .map_err(acquire_error)?;
             let answer = {
                 let $connection = checkout.connection();
                 $query.await
@@ -269,17 +273,14 @@ where
 }
 
 /// Every row `statement` (a read: it may run twice) answers, decoded: on a
-/// held connection in one of the listings' turns, else (none held, or too
-/// few to share) through the pool of `db`.
+/// held connection in one of the listings' turns when one is free, else
+/// (all taken, none held, or too few to share) through the pool of `db`.
 pub(crate) async fn fetch_rows<T: DecodeRow>(
     held: Option<&HeldReads>,
     db: &DatabaseConnection,
     statement: &Statement,
 ) -> Result<Vec<T>, DbErr> {
-    let turn = match held {
-        Some(held) => held.listing_turn().await?,
-        None => None,
-    };
+    let turn = held.and_then(HeldReads::free_listing_turn);
     let on_held = held.filter(|_| turn.is_some());
     match (
         on_held.map(|held| &held.connections),
@@ -380,21 +381,11 @@ impl HeldReads {
         }
     }
 
-    /// A listing's turn on the held connections, waited for at most the
-    /// pool's acquire timeout; `None` when listings take the pool.
-    async fn listing_turn(&self) -> Result<Option<SemaphorePermit<'_>>, DbErr> {
-        let Some(turns) = &self.listing_turns else {
-            return Ok(None);
-        };
-        let limit = match &self.connections {
-            ByBackend::Postgres(held) => held.acquire_timeout(),
-            ByBackend::Sqlite(held) => held.acquire_timeout(),
-        };
-        match tokio::time::timeout(limit, turns.acquire()).await {
-            Ok(Ok(turn)) => Ok(Some(turn)),
-            Ok(Err(_closed)) => Err(acquire_error(sqlx::Error::PoolClosed)),
-            Err(_elapsed) => Err(acquire_error(sqlx::Error::PoolTimedOut)),
-        }
+    /// A listing's turn on the held connections if one is free now; else
+    /// the listing takes the pool (as many listings run as the pool allows,
+    /// and none waits twice).
+    fn free_listing_turn(&self) -> Option<SemaphorePermit<'_>> {
+        self.listing_turns.as_ref()?.try_acquire().ok()
     }
 
     /// Held connections waiting for a read.
@@ -441,26 +432,30 @@ mod tests {
     async fn lookups_keep_their_half_while_listings_take_theirs() {
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .acquire_timeout(Duration::from_millis(200))
             .connect("sqlite::memory:")
             .await
             .unwrap();
         // Two held connections, one of them open to listings.
         let held = HeldReads::sqlite(pool).unwrap();
-        let listing = held.listing_turn().await.unwrap();
-        assert!(listing.is_some());
+        let ByBackend::Sqlite(connections) = &held.connections else {
+            unreachable!("a SQLite pool's held connections");
+        };
+        // A listing running on a held connection, in its turn.
+        let turn = held.free_listing_turn();
+        assert!(turn.is_some());
+        let running = connections
+            .checkout_until(Instant::now() + Duration::from_secs(5))
+            .await
+            .unwrap();
 
-        // Every listing turn taken: the next listing waits its limit, then
-        // is told what a pool timeout tells (503)...
-        let waited = held.listing_turn().await.unwrap_err();
-        assert!(matches!(
-            waited,
-            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)
-        ));
-        // ...while a lookup still answers at once.
+        // The next listing gets no turn (it takes the pool)...
+        assert!(held.free_listing_turn().is_none());
+        // ...and a lookup answers on the held connection left.
         let row = held.fetch_optional("SELECT ?1 AS v", "x").await.unwrap();
         assert!(row.is_some());
-        drop(listing);
-        assert!(held.listing_turn().await.unwrap().is_some());
+
+        running.finish();
+        drop(turn);
+        assert!(held.free_listing_turn().is_some());
     }
 }
